@@ -1,0 +1,166 @@
+import { ERROR_CODES, type ErrorCategory, type ErrorCode } from './codes.js';
+
+const BRAND = Symbol.for('bulwark.error');
+
+/** Options common to every Bulwark error. */
+export interface BulwarkErrorOptions {
+  /** Human readable detail; defaults to the code's title. */
+  message?: string;
+  /** Underlying cause. */
+  cause?: unknown;
+  /** Milliseconds after which a retry may succeed. */
+  retryAfterMs?: number;
+  /** Policy (or hop) that produced the error. */
+  policy?: string;
+  /** Overrides the code's default suggestion. */
+  suggestion?: string;
+  /** Overrides the code's default HTTP status. */
+  status?: number;
+}
+
+/** Base class of every error the engine raises: a stable `code`, an HTTP status, a category and a suggestion. */
+export class BulwarkError extends Error {
+  /** Brand checked by the `is…Error` guards; survives two copies of the package. */
+  readonly [BRAND] = true;
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** HTTP status this error maps to. */
+  readonly status: number;
+  /** Category used by classifiers. */
+  readonly category: ErrorCategory;
+  /** What a person can do about it. */
+  readonly suggestion: string;
+  /** Milliseconds until a retry may succeed, where it applies. */
+  readonly retryAfterMs: number | undefined;
+  /** Policy or hop that produced it. */
+  readonly policy: string | undefined;
+
+  constructor(code: ErrorCode, options: BulwarkErrorOptions = {}) {
+    const def = ERROR_CODES[code];
+    super(options.message ?? def.title, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BulwarkError';
+    this.code = code;
+    this.status = options.status ?? def.status;
+    this.category = def.category;
+    this.suggestion = options.suggestion ?? def.suggestion;
+    this.retryAfterMs = options.retryAfterMs;
+    this.policy = options.policy;
+  }
+
+  /** `Retry-After` in whole seconds (at least 1), or undefined. */
+  get retryAfter(): number | undefined {
+    return this.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(this.retryAfterMs / 1000));
+  }
+}
+
+/** True for any Bulwark error, even from another copy of the package. */
+export function isBulwarkError(e: unknown): e is BulwarkError {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BRAND] === true;
+}
+
+function guard(code: ErrorCode) {
+  return (e: unknown): e is BulwarkError => isBulwarkError(e) && e.code === code;
+}
+
+/** The circuit is open; calls are short-circuited. */
+export class CircuitOpenError extends BulwarkError {
+  constructor(options: BulwarkErrorOptions = {}) {
+    super('CIRCUIT_OPEN', options);
+    this.name = 'CircuitOpenError';
+  }
+}
+/** The bulkhead (and its queue) is full. */
+export class BulkheadFullError extends BulwarkError {
+  constructor(options: BulwarkErrorOptions = {}) {
+    super('BULKHEAD_FULL', options);
+    this.name = 'BulkheadFullError';
+  }
+}
+/** A queued call waited longer than the queue timeout. */
+export class QueueTimeoutError extends BulwarkError {
+  constructor(options: BulwarkErrorOptions = {}) {
+    super('QUEUE_TIMEOUT', options);
+    this.name = 'QueueTimeoutError';
+  }
+}
+/** The rate limit for a key was exceeded. */
+export class RateLimitedError extends BulwarkError {
+  constructor(options: BulwarkErrorOptions = {}) {
+    super('RATE_LIMITED', options);
+    this.name = 'RateLimitedError';
+  }
+}
+/** The operation exceeded its timeout and was aborted. */
+export class TimeoutError extends BulwarkError {
+  constructor(options: BulwarkErrorOptions = {}) {
+    super('TIMEOUT', options);
+    this.name = 'TimeoutError';
+  }
+}
+/** The request's absolute deadline has passed. */
+export class DeadlineExceededError extends BulwarkError {
+  constructor(options: BulwarkErrorOptions = {}) {
+    super('DEADLINE_EXCEEDED', options);
+    this.name = 'DeadlineExceededError';
+  }
+}
+/** Every retry attempt failed; `cause` holds the last error. */
+export class RetryExhaustedError extends BulwarkError {
+  /** Number of attempts made. */
+  readonly attempts: number;
+  constructor(attempts: number, options: BulwarkErrorOptions = {}) {
+    super('RETRY_EXHAUSTED', options);
+    this.name = 'RetryExhaustedError';
+    this.attempts = attempts;
+  }
+}
+/** The operation was cancelled by its caller. */
+export class CancelledError extends BulwarkError {
+  constructor(options: BulwarkErrorOptions = {}) {
+    super('CANCELLED', options);
+    this.name = 'CancelledError';
+  }
+}
+/** One problem found while validating config. */
+export interface ConfigIssue {
+  /** Dotted path, e.g. `policies.payments-api.retry.maxAttempts`. */
+  path: string;
+  /** What was expected. */
+  expected: string;
+  /** What was received (rendered). */
+  received: string;
+  /** How to fix it. */
+  fix?: string;
+}
+/** Configuration is invalid; `issues` lists every problem at once. */
+export class InvalidConfigError extends BulwarkError {
+  /** Every problem found. */
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    const lines = issues.map(
+      (i) => `  - ${i.path}: expected ${i.expected}, got ${i.received}${i.fix ? ` (fix: ${i.fix})` : ''}`,
+    );
+    super('INVALID_CONFIG', { message: `Invalid Bulwark configuration:\n${lines.join('\n')}` });
+    this.name = 'InvalidConfigError';
+    this.issues = issues;
+  }
+}
+
+/** Guard for {@link CircuitOpenError}. */
+export const isCircuitOpenError = guard('CIRCUIT_OPEN');
+/** Guard for {@link BulkheadFullError}. */
+export const isBulkheadFullError = guard('BULKHEAD_FULL');
+/** Guard for {@link QueueTimeoutError}. */
+export const isQueueTimeoutError = guard('QUEUE_TIMEOUT');
+/** Guard for {@link RateLimitedError}. */
+export const isRateLimitedError = guard('RATE_LIMITED');
+/** Guard for {@link TimeoutError}. */
+export const isTimeoutError = guard('TIMEOUT');
+/** Guard for {@link DeadlineExceededError}. */
+export const isDeadlineExceededError = guard('DEADLINE_EXCEEDED');
+/** Guard for {@link RetryExhaustedError}. */
+export const isRetryExhaustedError = guard('RETRY_EXHAUSTED');
+/** Guard for {@link CancelledError}. */
+export const isCancelledError = guard('CANCELLED');
+/** Guard for {@link InvalidConfigError}. */
+export const isInvalidConfigError = guard('INVALID_CONFIG');

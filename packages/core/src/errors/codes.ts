@@ -1,0 +1,104 @@
+/** Category an error falls into; retry and breaker decisions hang on it. */
+export type ErrorCategory =
+  | 'transient'
+  | 'permanent'
+  | 'timeout'
+  | 'overload'
+  | 'rate-limited'
+  | 'circuit-open'
+  | 'cancelled'
+  | 'client'
+  | 'internal';
+
+/** Every code the engine can produce, with its HTTP status, title and the suggestion a person can act on. */
+export const ERROR_CODES = {
+  CIRCUIT_OPEN: {
+    status: 503,
+    title: 'Circuit open',
+    category: 'circuit-open',
+    suggestion:
+      'The dependency is failing and calls to it are paused. Retry after the Retry-After delay; if it persists, check the health of the dependency named in the detail.',
+  },
+  BULKHEAD_FULL: {
+    status: 503,
+    title: 'Too many concurrent requests',
+    category: 'overload',
+    suggestion:
+      'The service is at its concurrency limit. Retry after the Retry-After delay with backoff, or raise maxConcurrent/maxQueue for this key if the load is expected.',
+  },
+  QUEUE_TIMEOUT: {
+    status: 503,
+    title: 'Queued too long',
+    category: 'overload',
+    suggestion:
+      'The request waited in the bulkhead queue longer than queueTimeout. Retry later, or raise maxConcurrent or queueTimeout if the load is expected.',
+  },
+  RATE_LIMITED: {
+    status: 429,
+    title: 'Rate limit exceeded',
+    category: 'rate-limited',
+    suggestion:
+      'Too many requests for this key. Wait for the Retry-After delay and slow down; the RateLimit headers show the remaining quota.',
+  },
+  TIMEOUT: {
+    status: 504,
+    title: 'Timed out',
+    category: 'timeout',
+    suggestion:
+      'The operation took longer than its timeout and was aborted. Retry later, or raise the timeout if the operation is legitimately slow.',
+  },
+  DEADLINE_EXCEEDED: {
+    status: 504,
+    title: 'Deadline exceeded',
+    category: 'timeout',
+    suggestion:
+      "The request's deadline was spent before the work could finish. Send a longer deadline, or reduce the work done per request.",
+  },
+  RETRY_EXHAUSTED: {
+    status: 502,
+    title: 'Retries exhausted',
+    category: 'transient',
+    suggestion:
+      'Every attempt failed with a retryable error. Check the dependency named in the detail; the cause holds the last failure.',
+  },
+  RETRY_BUDGET_EXHAUSTED: {
+    status: 503,
+    title: 'Retry budget exhausted',
+    category: 'overload',
+    suggestion:
+      'Too many retries are in flight compared with recent calls, so this one was not retried to avoid a retry storm. Fix the failing dependency or raise the retry budget ratio.',
+  },
+  CANCELLED: {
+    status: 499,
+    title: 'Cancelled',
+    category: 'cancelled',
+    suggestion: 'The caller went away or aborted the operation; nothing needs to be done.',
+  },
+  INVALID_CONFIG: {
+    status: 500,
+    title: 'Invalid configuration',
+    category: 'permanent',
+    suggestion: 'Fix each configuration problem listed in the message; every entry names its path and the value expected.',
+  },
+  UNKNOWN_POLICY: {
+    status: 500,
+    title: 'Unknown policy',
+    category: 'permanent',
+    suggestion: 'Declare the policy under `policies` in the Bulwark config, or fix the spelling of its name.',
+  },
+  DOWNSTREAM_ERROR: {
+    status: 502,
+    title: 'Downstream service failed',
+    category: 'transient',
+    suggestion: 'A service this one depends on failed; the detail names it. Check its health and logs using the correlation ID.',
+  },
+  INTERNAL_ERROR: {
+    status: 500,
+    title: 'Internal Server Error',
+    category: 'internal',
+    suggestion: 'An unexpected error occurred. Report the correlation ID to the service owners so they can find it in the logs.',
+  },
+} as const satisfies Record<string, { status: number; title: string; category: ErrorCategory; suggestion: string }>;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,114 @@
+import { channel } from 'node:diagnostics_channel';
+import type { Disposable } from '../types.js';
+
+/** Fields every event carries. */
+interface Base {
+  /** Policy (pipeline or named policy) that emitted it. */
+  policy: string;
+  /** Key for keyed policies. */
+  key?: string;
+  /** Correlation ID of the request in whose context it happened, if any. */
+  correlationId?: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** Every event the engine emits, discriminated by `type`. */
+export type BulwarkEvent =
+  | (Base & { type: 'breaker.opened'; failures: number; errorRate: number; reason?: 'threshold' | 'forced' })
+  | (Base & { type: 'breaker.half-open' })
+  | (Base & { type: 'breaker.closed'; reason?: 'probe-succeeded' | 'forced' | 'reset' })
+  | (Base & { type: 'breaker.rejected'; retryAfterMs: number })
+  | (Base & { type: 'retry.scheduled'; attempt: number; delayMs: number; error: unknown })
+  | (Base & { type: 'retry.budget-exhausted'; attempt: number; error: unknown })
+  | (Base & { type: 'retry.gave-up'; attempts: number; error: unknown })
+  | (Base & { type: 'timeout'; timeoutMs: number; kind: 'attempt' | 'total' | 'deadline' })
+  | (Base & { type: 'bulkhead.rejected'; reason: 'full' | 'queue-timeout'; running: number; queued: number })
+  | (Base & { type: 'rate-limit.rejected'; limit: number; resetMs: number })
+  | (Base & { type: 'fallback.used'; reason: string; error: unknown })
+  | (Base & { type: 'success'; durationMs: number })
+  | (Base & { type: 'failure'; durationMs: number; error: unknown });
+
+/** The `type` of an event. */
+export type BulwarkEventType = BulwarkEvent['type'];
+/** The event of a given type. */
+export type EventOf<T extends BulwarkEventType> = Extract<BulwarkEvent, { type: T }>;
+/** Distributive Omit, so `Omit` keeps the union discriminated. */
+export type EventInput = BulwarkEvent extends infer E ? (E extends BulwarkEvent ? Omit<E, 'at'> & { at?: number } : never) : never;
+
+/** diagnostics_channel name on which every event is also published, for tracers that prefer it. */
+export const DIAGNOSTICS_CHANNEL = 'bulwark:event';
+const diag = channel(DIAGNOSTICS_CHANNEL);
+
+/**
+ * A typed event stream. Emitting costs one length check when nobody listens.
+ * @example
+ * const sub = events.on('breaker.opened', (e) => log.warn(e));
+ * sub.dispose();
+ */
+export class EventStream {
+  private readonly byType = new Map<BulwarkEventType, Set<(e: BulwarkEvent) => void>>();
+  private readonly any = new Set<(e: BulwarkEvent) => void>();
+  private count = 0;
+
+  /** Subscribes to one event type. */
+  on<T extends BulwarkEventType>(type: T, listener: (e: EventOf<T>) => void): Disposable {
+    let set = this.byType.get(type);
+    if (!set) {
+      set = new Set();
+      this.byType.set(type, set);
+    }
+    const l = listener as (e: BulwarkEvent) => void;
+    set.add(l);
+    this.count++;
+    return {
+      dispose: () => {
+        if (set.delete(l)) this.count--;
+      },
+    };
+  }
+
+  /** Subscribes to every event. */
+  onAny(listener: (e: BulwarkEvent) => void): Disposable {
+    this.any.add(listener);
+    this.count++;
+    return {
+      dispose: () => {
+        if (this.any.delete(listener)) this.count--;
+      },
+    };
+  }
+
+  /** True when someone (a listener or a diagnostics_channel subscriber) would see an event. */
+  get active(): boolean {
+    return this.count > 0 || diag.hasSubscribers;
+  }
+
+  /** Emits an event; a throwing listener never breaks the policy that emitted. */
+  emit(input: EventInput): void {
+    if (!this.active) return;
+    const e = { at: Date.now(), ...input } as BulwarkEvent;
+    const set = this.byType.get(e.type);
+    if (set) for (const l of set) safeCall(l, e);
+    for (const l of this.any) safeCall(l, e);
+    if (diag.hasSubscribers) diag.publish(e);
+  }
+
+  /** Removes every listener. */
+  clear(): void {
+    this.byType.clear();
+    this.any.clear();
+    this.count = 0;
+  }
+}
+
+function safeCall(l: (e: BulwarkEvent) => void, e: BulwarkEvent): void {
+  try {
+    l(e);
+  } catch {
+    // A listener's failure must not change the outcome of the call it observes.
+  }
+}
+
+/** The stream used by policies created without an explicit one. */
+export const defaultEvents = new EventStream();

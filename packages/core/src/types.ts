@@ -1,0 +1,40 @@
+/**
+ * The one interface every policy implements, and the context passed inward through a pipeline.
+ */
+
+/** The user's operation: receives the signal to honour and the 1-based attempt number. */
+export type Operation<T> = (signal: AbortSignal, attempt: number) => Promise<T> | T;
+
+/** Per-call options handed to `execute`; a pipeline passes them inward, each layer may narrow them. */
+export interface ExecuteOptions {
+  /** Outer cancellation (client disconnect, caller abort). */
+  signal?: AbortSignal;
+  /** Key for keyed policies (bulkhead, breaker, rate limit): route, tenant, host... */
+  key?: string;
+  /** Absolute deadline (epoch ms). Defaults to the request context's deadline, if any. */
+  deadline?: number;
+  /** Attempt number, set by retry for the layers inside it. */
+  attempt?: number;
+  /** Whether the operation is safe to repeat (retry refuses non-idempotent calls unless true). */
+  idempotent?: boolean;
+}
+
+/** A resilience policy: runs `fn` under its rules. */
+export interface Policy {
+  /** Name used in events, errors and metrics. */
+  readonly name: string;
+  /** Runs `fn` under this policy. */
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
+}
+
+/** Something that holds resources and must be closed. */
+export interface Closeable {
+  /** Releases timers, listeners and connections. Idempotent. */
+  close(): Promise<void> | void;
+}
+
+/** A subscription handle. */
+export interface Disposable {
+  /** Stops the subscription. */
+  dispose(): void;
+}

@@ -31,6 +31,8 @@ export interface RequestContext {
   degraded: string[];
   /** Aborted when the request ends early (client disconnect, deadline). */
   signal?: AbortSignal;
+  /** Called by {@link markDegraded} so an adapter can set the degraded header while it still can. */
+  onDegraded?: (reasons: readonly string[]) => void;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
@@ -48,7 +50,10 @@ export function runWithContext<T>(ctx: RequestContext, fn: () => T): T {
 /** Marks the current request's answer degraded, with a reason. No-op outside a request. */
 export function markDegraded(reason: string): void {
   const ctx = storage.getStore();
-  if (ctx && !ctx.degraded.includes(reason) && ctx.degraded.length < 16) ctx.degraded.push(reason);
+  if (ctx && !ctx.degraded.includes(reason) && ctx.degraded.length < 16) {
+    ctx.degraded.push(reason);
+    ctx.onDegraded?.(ctx.degraded);
+  }
 }
 
 /** Milliseconds left before the current deadline (or `deadline`), or Infinity when there is none. */

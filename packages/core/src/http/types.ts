@@ -1,0 +1,102 @@
+/**
+ * The contract between core's HTTP engine and the framework adapters. An adapter turns its
+ * framework's request into an {@link InboundRequest}, calls the engine, and writes the plain
+ * {@link OutboundResponse} / headers it gets back. It decides nothing itself.
+ */
+import type { RequestContext } from '../context/context.js';
+import type { Policy } from '../types.js';
+
+/** Incoming headers, names lower-cased (as Node gives them). */
+export type IncomingHeaders = Record<string, string | string[] | undefined>;
+
+/** A plain description of an incoming request. */
+export interface InboundRequest {
+  /** HTTP method, upper case. */
+  method: string;
+  /** URL path without the query string. */
+  path: string;
+  /** Route pattern when known (e.g. `GET /users/:id`); keys per-route limits. Defaults to `METHOD path`. */
+  routeKey?: string;
+  /** Request headers. */
+  headers: IncomingHeaders;
+  /** Client address (untrusted unless the app configures a trusted proxy). */
+  remoteAddress?: string;
+}
+
+/** RFC 9457 problem details, with Bulwark's extension members. */
+export interface ProblemDetails {
+  /** URI identifying the problem type. */
+  type: string;
+  /** Short summary of the type. */
+  title: string;
+  /** HTTP status. */
+  status: number;
+  /** Explanation of this occurrence (omitted for unknown errors in production). */
+  detail?: string;
+  /** URI of this occurrence (the request path). */
+  instance?: string;
+  /** Stable Bulwark code. */
+  code: string;
+  /** Correlation ID of the request. */
+  correlationId?: string;
+  /** What the caller can do. */
+  suggestion?: string;
+  /** Seconds until a retry may succeed. */
+  retryAfter?: number;
+  /** Service/hop that failed, for errors that crossed services. */
+  service?: string;
+  /** Stack, only outside production. */
+  stack?: string;
+  /** Further extension members. */
+  [extension: string]: unknown;
+}
+
+/** A complete response the adapter must write as is (problem answers, rejections). */
+export interface OutboundResponse {
+  /** Status code. */
+  status: number;
+  /** Headers to set (Content-Type included when there is a body). */
+  headers: Record<string, string>;
+  /** JSON body to serialize; undefined for no body. HEAD requests get none (the engine omits it). */
+  body?: ProblemDetails;
+}
+
+/** What the engine decided about an incoming request. */
+export interface Admission {
+  /** The request context; run the rest of the request inside it with {@link HttpEngineLike.run}. */
+  readonly context: RequestContext;
+  /** Headers to set on the response whatever happens (correlation ID, RateLimit...). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** When set, write it and do not call the handler. */
+  readonly rejection?: OutboundResponse;
+  /** Aborted on client disconnect ({@link Admission.abort}), on the deadline, or on a route timeout. */
+  readonly signal: AbortSignal;
+  /** Adapters call this when the client disconnected before the response finished. */
+  abort(reason?: unknown): void;
+  /** Frees what admission holds (bulkhead slot, deadline timer). Call once the response finished or closed; idempotent. */
+  release(): void;
+}
+
+/** Per-route protection: a named policy from the registry, an inline policy, or a route timeout. */
+export interface RouteProtection {
+  /** Name of a registered policy, or a policy instance. */
+  policy?: string | Policy;
+  /** Route timeout (ms or duration string); the handler's signal aborts when it fires. */
+  timeout?: number | string;
+}
+
+/** The engine surface adapters use. */
+export interface HttpEngineLike {
+  /** Sets up the context and admits or rejects a request. */
+  admit(req: InboundRequest): Promise<Admission>;
+  /** Runs `fn` inside the admission's request context (AsyncLocalStorage). */
+  run<T>(admission: Admission, fn: () => T): T;
+  /** Runs a route handler under route protection; rejects with a BulwarkError on timeout etc. */
+  protect<T>(admission: Admission, protection: RouteProtection, handler: (signal: AbortSignal) => Promise<T> | T): Promise<T>;
+  /** Turns any error into a problem response (status, headers, body). */
+  toResponse(error: unknown, req: InboundRequest, context?: RequestContext): OutboundResponse;
+  /** Name of the header that marks a degraded answer. */
+  readonly degradedHeader: string;
+  /** Name of the correlation ID response header. */
+  readonly correlationHeader: string;
+}

@@ -6,3 +6,7 @@ export * from './context/context.js';
 export * from './stores/store.js';
 export { sleep } from './util/time.js';
 export { type Duration, parseDuration, toMs } from './util/duration.js';
+export * from './policies/options.js';
+export * from './http/types.js';
+export { BoundedMap } from './util/bounded-map.js';
+// -- exports added per module below (keep one line per module) --

@@ -4,7 +4,10 @@
  * {@link OutboundResponse} / headers it gets back. It decides nothing itself.
  */
 import type { RequestContext } from '../context/context.js';
+import type { BulkheadOptions, RateLimitOptions } from '../policies/options.js';
+import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
+import type { Duration } from '../util/duration.js';
 
 /** Incoming headers, names lower-cased (as Node gives them). */
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
@@ -99,4 +102,26 @@ export interface HttpEngineLike {
   readonly degradedHeader: string;
   /** Name of the correlation ID response header. */
   readonly correlationHeader: string;
+}
+
+/** Options of the HTTP engine (the `http` section of the Bulwark config). */
+export interface HttpEngineOptions {
+  /** Correlation ID headers. `header` is written on responses and sent downstream (default `x-request-id`); `accept` are read in order (default `['x-request-id', 'x-correlation-id']`). */
+  correlation?: { header?: string; accept?: string[] };
+  /** Inbound deadline header carrying the remaining budget in ms (default `x-deadline-ms`), the largest accepted (default none), and a default when absent (default none). */
+  deadline?: { header?: string; max?: Duration; default?: Duration };
+  /** Per-key rate limit applied before the handler; `key` defaults to the route key. */
+  rateLimit?: false | (RateLimitOptions & { key?: (req: InboundRequest) => string });
+  /** Per-key bulkhead applied before the handler; `key` defaults to the route key. */
+  bulkhead?: false | (BulkheadOptions & { key?: (req: InboundRequest) => string });
+  /** Hide messages and stacks of unknown errors. Default: `process.env.NODE_ENV === 'production'`. */
+  production?: boolean;
+  /** Prefix of problem `type` URIs. Default `https://bulwark.dev/problems/`. */
+  problemTypeBase?: string;
+  /** Header marking a degraded answer. Default `bulwark-degraded`. */
+  degradedHeader?: string;
+  /** Resolves a registered policy by name (wired by `createBulwark`). */
+  resolvePolicy?: (name: string) => Policy;
+  /** Event stream. */
+  events?: EventStream;
 }

@@ -1,0 +1,135 @@
+/**
+ * W3C Trace Context (https://www.w3.org/TR/trace-context/): parse the caller's `traceparent`,
+ * give this service its own span id, and format the `traceparent` sent downstream.
+ *
+ * Choices:
+ * - A missing or malformed `traceparent` starts a new trace with a random trace id and flags
+ *   `00` (not sampled): Bulwark does not sample; a tracer that does will set its own flags.
+ * - A continued trace keeps the caller's sampled bit (and the Level 2 `random` bit); other,
+ *   undefined flag bits are cleared, as the spec asks of participants.
+ * - `tracestate` is kept only when the `traceparent` was valid, it is at most 512 characters
+ *   and all printable ASCII; otherwise it is dropped (never truncated).
+ */
+import { randomFillSync } from 'node:crypto';
+import type { IncomingHeaders } from '../http/types.js';
+import type { RequestContext, TraceContext } from './context.js';
+
+/** Longest `tracestate` passed through. */
+export const MAX_TRACESTATE_LENGTH = 512;
+/** Flag bits kept from the caller: sampled (0x01) and, per Trace Context Level 2, random (0x02). */
+const KNOWN_FLAGS = 0x03;
+// Longest `traceparent` looked at: future versions may append fields, but not unboundedly.
+const MAX_TRACEPARENT_LENGTH = 512;
+const V00_LENGTH = 55;
+const PARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const PRINTABLE_RE = /^[\x20-\x7e]+$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/** The fields of a valid incoming `traceparent`. */
+export interface ParsedTraceparent {
+  /** Version byte, as two hex characters. */
+  version: string;
+  /** 32 lowercase hex characters, not all zero. */
+  traceId: string;
+  /** The caller's span id: 16 lowercase hex characters, not all zero. */
+  parentId: string;
+  /** Trace flags byte, with undefined bits cleared. */
+  flags: number;
+}
+
+/** Parses a `traceparent` header value, or returns undefined when it is not valid. */
+export function parseTraceparent(value: unknown): ParsedTraceparent | undefined {
+  if (typeof value !== 'string' || value.length < V00_LENGTH || value.length > MAX_TRACEPARENT_LENGTH) {
+    return undefined;
+  }
+  // Version 00 is exactly 55 characters. A higher version is parsed as 00 on its first 55
+  // characters, and anything after them must start with '-' (spec §4.3 "Versioning").
+  const head = value.length === V00_LENGTH ? value : value.slice(0, V00_LENGTH);
+  const m = PARENT_RE.exec(head);
+  if (!m) return undefined;
+  const version = m[1] as string;
+  const traceId = m[2] as string;
+  const parentId = m[3] as string;
+  if (version === 'ff') return undefined;
+  if (version === '00' && value.length !== V00_LENGTH) return undefined;
+  if (value.length > V00_LENGTH && value.charCodeAt(V00_LENGTH) !== 0x2d) return undefined;
+  if (traceId === ZERO_TRACE || parentId === ZERO_SPAN) return undefined;
+  return { version, traceId, parentId, flags: Number.parseInt(m[4] as string, 16) & KNOWN_FLAGS };
+}
+
+/** Returns `value` when it is a `tracestate` worth passing on (≤ 512 printable ASCII characters), else undefined. */
+export function acceptTracestate(value: unknown): string | undefined {
+  // Repeated headers are one list (RFC 9110 §5.3).
+  const v = Array.isArray(value) ? value.join(',') : value;
+  return typeof v === 'string' && v.length > 0 && v.length <= MAX_TRACESTATE_LENGTH && PRINTABLE_RE.test(v)
+    ? v
+    : undefined;
+}
+
+// Random hex comes from a pooled buffer: one randomFillSync per 256 span ids instead of a
+// crypto call per request.
+const POOL = Buffer.allocUnsafe(4096);
+let poolOffset = POOL.length;
+
+function randomHex(bytes: number): string {
+  if (poolOffset + bytes > POOL.length) {
+    randomFillSync(POOL);
+    poolOffset = 0;
+  }
+  const start = poolOffset;
+  poolOffset += bytes;
+  return POOL.toString('hex', start, poolOffset);
+}
+
+/** A random span id: 16 lowercase hex characters, never all zero. */
+export function newSpanId(): string {
+  let id = randomHex(8);
+  while (id === ZERO_SPAN) id = randomHex(8);
+  return id;
+}
+
+/** A random trace id: 32 lowercase hex characters, never all zero. */
+export function newTraceId(): string {
+  let id = randomHex(16);
+  while (id === ZERO_TRACE) id = randomHex(16);
+  return id;
+}
+
+/**
+ * The trace context of an incoming request: continues the caller's trace when `traceparent`
+ * is valid, else starts a new one. Either way this service gets a fresh span id.
+ */
+export function traceFromHeaders(headers: IncomingHeaders): TraceContext {
+  const raw = headers.traceparent;
+  // Several traceparent headers cannot be told apart: treat them as none.
+  const parsed = parseTraceparent(Array.isArray(raw) ? (raw.length === 1 ? raw[0] : undefined) : raw);
+  if (!parsed) return { traceId: newTraceId(), spanId: newSpanId(), flags: 0 };
+  const trace: TraceContext = {
+    traceId: parsed.traceId,
+    spanId: newSpanId(),
+    parentId: parsed.parentId,
+    flags: parsed.flags,
+  };
+  const state = acceptTracestate(headers.tracestate);
+  if (state !== undefined) trace.tracestate = state;
+  return trace;
+}
+
+/** Formats a version-00 `traceparent` header value. */
+export function formatTraceparent(traceId: string, spanId: string, flags: number): string {
+  const f = flags & 0xff;
+  return `00-${traceId}-${spanId}-${f < 16 ? '0' : ''}${f.toString(16)}`;
+}
+
+/**
+ * The `traceparent` to send on an outgoing call made while handling this request: same trace,
+ * this service's span id as the parent, same flags.
+ * @example
+ * const ctx = getContext();
+ * if (ctx) headers.traceparent = childTraceparent(ctx);
+ */
+export function childTraceparent(ctx: RequestContext | TraceContext): string {
+  const t = 'trace' in ctx ? ctx.trace : ctx;
+  return formatTraceparent(t.traceId, t.spanId, t.flags);
+}

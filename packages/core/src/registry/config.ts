@@ -1,0 +1,72 @@
+/**
+ * The declarative Bulwark configuration: named policies, the HTTP engine's serializable options,
+ * a shared store and an event stream. Read from code, a YAML file and `BULWARK_…` env vars.
+ */
+import type { HttpEngineOptions } from '../http/types.js';
+import type {
+  BulkheadOptions,
+  CircuitBreakerOptions,
+  FallbackOptions,
+  RateLimitOptions,
+  RetryOptions,
+} from '../policies/options.js';
+import type { Store } from '../stores/store.js';
+import type { EventStream } from '../telemetry/events.js';
+import type { Duration } from '../util/duration.js';
+
+/** Options of one policy section; `name` and `events` are set by the registry. */
+type Section<T> = Omit<T, 'name' | 'events'>;
+
+/** A fallback in config: a function of the error, a static `{ value }`, or full fallback options. */
+export type FallbackConfig<T = unknown> =
+  | ((error: unknown) => T | Promise<T>)
+  | { value: T; staleIfError?: Duration; maxKeys?: number; handles?: (error: unknown) => boolean }
+  | Section<FallbackOptions<T>>;
+
+/**
+ * One named pipeline. Every part is optional; `false` leaves a part out (handy to switch one off
+ * from an env var). Parts compose, outermost first, as
+ * fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout → bulkhead → the call.
+ */
+export interface PolicyConfig {
+  /** Answer used when everything inside fails. */
+  fallback?: FallbackConfig | false;
+  /** Rate limit; outermost but one, so a rejected call uses no retries and can still fall back. */
+  rateLimit?: Section<RateLimitOptions> | false;
+  /** Total timeout around every attempt and backoff (outside retry). */
+  timeout?: Duration | false;
+  /** Retry of failed attempts. */
+  retry?: Section<RetryOptions> | false;
+  /** Circuit breaker; `true` enables it with defaults. */
+  circuitBreaker?: Section<CircuitBreakerOptions> | boolean;
+  /** Timeout of each attempt (inside retry and the breaker, so a slow attempt counts as a failure). */
+  attemptTimeout?: Duration | false;
+  /** Concurrency limit around the call itself. */
+  bulkhead?: Section<BulkheadOptions> | false;
+}
+
+/** The serializable part of the HTTP engine's options. */
+export type HttpConfig = Omit<HttpEngineOptions, 'resolvePolicy' | 'events'>;
+
+/** The whole Bulwark configuration. */
+export interface BulwarkConfig {
+  /** Named pipelines, run with `bulwark.run(name, fn)`. */
+  policies?: Record<string, PolicyConfig>;
+  /** Options of the inbound HTTP engine used by the framework adapters. */
+  http?: HttpConfig;
+  /** Shared state; defaults to an in-memory store. When given, breakers and rate limits share it. */
+  store?: Store;
+  /** Event stream every policy reports to; defaults to a new stream. */
+  events?: EventStream;
+}
+
+/** The parts of a policy in composition order, outermost first. */
+export const POLICY_PARTS = [
+  'fallback',
+  'rateLimit',
+  'timeout',
+  'retry',
+  'circuitBreaker',
+  'attemptTimeout',
+  'bulkhead',
+] as const satisfies readonly (keyof PolicyConfig)[];

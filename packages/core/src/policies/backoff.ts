@@ -63,7 +63,7 @@ export function applyJitter(
 
 /** Clamps to [0, max]; NaN (a broken custom function) becomes 0. */
 function clamp(ms: number, max: number): number {
-  return ms > 0 ? (ms < max ? ms : max) : 0;
+  return ms > 0 ? Math.min(ms, max) : 0;
 }
 
 /**

@@ -107,8 +107,8 @@ export function configFromEnv(env: Env = process.env): BulwarkConfig {
     }
     if (isPlainObject(node[last])) continue; // `true` beside nested keys: the keys already enable it
     node[last] = value;
-    let byKey = setBy.get(node);
-    if (!byKey) setBy.set(node, (byKey = new Map()));
+    const byKey = setBy.get(node) ?? new Map<string, string>();
+    setBy.set(node, byKey);
     byKey.set(last, name);
   }
   if (issues.length > 0) throw new InvalidConfigError(issues);

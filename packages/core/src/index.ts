@@ -10,3 +10,6 @@ export * from './policies/options.js';
 export * from './http/types.js';
 export { BoundedMap } from './util/bounded-map.js';
 // -- exports added per module below (keep one line per module) --
+export * from './policies/bulkhead.js';
+export * from './policies/rate-limit.js';
+export * from './stores/memory-store.js';

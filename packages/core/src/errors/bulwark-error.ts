@@ -1,3 +1,4 @@
+import type { RateLimitState } from '../policies/options.js';
 import { ERROR_CODES, type ErrorCategory, type ErrorCode } from './codes.js';
 
 const BRAND = Symbol.for('bulwark.error');
@@ -83,11 +84,14 @@ export class QueueTimeoutError extends BulwarkError {
     this.name = 'QueueTimeoutError';
   }
 }
-/** The rate limit for a key was exceeded. */
+/** The rate limit for a key was exceeded; `rateLimit` carries the decision (for the RateLimit headers). */
 export class RateLimitedError extends BulwarkError {
-  constructor(options: BulwarkErrorOptions = {}) {
+  /** The limiter's state when it refused, if the limiter reported one. */
+  readonly rateLimit: RateLimitState | undefined;
+  constructor(options: BulwarkErrorOptions & { rateLimit?: RateLimitState } = {}) {
     super('RATE_LIMITED', options);
     this.name = 'RateLimitedError';
+    this.rateLimit = options.rateLimit;
   }
 }
 /** The operation exceeded its timeout and was aborted. */

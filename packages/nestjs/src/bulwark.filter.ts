@@ -1,0 +1,40 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Bulwark } from '@bulwark/core';
+import { type ArgumentsHost, Catch, type ExceptionFilter, Inject } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { BULWARK } from './bulwark.constants.js';
+import { admitted, toInbound } from './bulwark.middleware.js';
+
+/**
+ * Global filter writing every error as `application/problem+json` through core's engine:
+ * Bulwark errors keep their code and status, Nest's `HttpException`s their status and message,
+ * unknown errors become a 500 that leaks nothing in production. Always carries the correlation ID.
+ */
+@Catch()
+export class BulwarkExceptionFilter implements ExceptionFilter {
+  constructor(
+    @Inject(BULWARK) private readonly bulwark: Bulwark,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
+  /** Nest's filter hook. */
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const http = host.switchToHttp();
+    const req = http.getRequest<IncomingMessage & { raw?: IncomingMessage }>();
+    const res = http.getResponse<ServerResponse>();
+    const adapter = this.adapterHost.httpAdapter;
+    const state = admitted.get(req) ?? (req.raw ? admitted.get(req.raw) : undefined);
+    const inbound = state?.inbound ?? toInbound(req.raw ?? req);
+    const out = this.bulwark.http.toResponse(exception, inbound, state?.admission.context);
+    if (adapter.isHeadersSent(res)) return void adapter.end(res);
+    for (const [name, value] of Object.entries({ ...state?.admission.headers, ...out.headers })) {
+      adapter.setHeader(res, name, value);
+    }
+    adapter.status(res, out.status);
+    adapter.end(
+      res,
+      out.body === undefined || inbound.method === 'HEAD' ? undefined : JSON.stringify(out.body),
+    );
+  }
+}

@@ -1,0 +1,86 @@
+import { type Bulwark, createBulwark } from '@bulwark/core';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  type MiddlewareConsumer,
+  Module,
+  type NestModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+  type Provider,
+  RequestMethod,
+} from '@nestjs/common';
+import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
+import { BULWARK } from './bulwark.constants.js';
+import { BulwarkExplorer } from './bulwark.explorer.js';
+import { BulwarkExceptionFilter } from './bulwark.filter.js';
+import { BulwarkMiddleware } from './bulwark.middleware.js';
+import type { BulwarkModuleAsyncOptions, BulwarkModuleOptions } from './bulwark-module-options.interface.js';
+
+function toBulwark(options: BulwarkModuleOptions): Bulwark {
+  const b = options as Partial<Bulwark>;
+  return typeof b.run === 'function' && typeof b.policy === 'function' && 'http' in b
+    ? (options as Bulwark)
+    : createBulwark(options);
+}
+
+/**
+ * Global module providing the core `Bulwark` instance (token {@link BULWARK}), the correlation
+ * middleware on every route, the problem+json exception filter, and the resilience decorators.
+ * @example
+ * @Module({ imports: [BulwarkModule.forRoot({ policies: { 'payments-api': { retry: {}, timeout: '2s' } } })] })
+ * export class AppModule {}
+ */
+@Global()
+@Module({})
+export class BulwarkModule implements NestModule, OnModuleInit, OnApplicationShutdown {
+  constructor(
+    @Inject(BULWARK) private readonly bulwark: Bulwark,
+    @Inject(BulwarkExplorer) private readonly explorer: BulwarkExplorer,
+  ) {}
+
+  /** Registers the module with a Bulwark config, or an existing core instance (closed on shutdown either way). */
+  static forRoot(options: BulwarkModuleOptions = {}): DynamicModule {
+    return BulwarkModule.build({ provide: BULWARK, useFactory: () => toBulwark(options) });
+  }
+
+  /** Registers the module with a config computed by a factory with injected dependencies. */
+  static forRootAsync(options: BulwarkModuleAsyncOptions): DynamicModule {
+    return BulwarkModule.build(
+      {
+        provide: BULWARK,
+        useFactory: async (...deps: unknown[]) => toBulwark(await options.useFactory(...deps)),
+        inject: options.inject ?? [],
+      },
+      options.imports,
+    );
+  }
+
+  private static build(core: Provider, imports: DynamicModule['imports'] = []): DynamicModule {
+    return {
+      module: BulwarkModule,
+      global: true,
+      imports: [DiscoveryModule, ...imports],
+      providers: [core, BulwarkExplorer, { provide: APP_FILTER, useClass: BulwarkExceptionFilter }],
+      exports: [BULWARK],
+    };
+  }
+
+  /** Wraps decorated methods (before Nest registers routes) and mounts the middleware on every route. */
+  configure(consumer: MiddlewareConsumer): void {
+    this.explorer.explore();
+    consumer.apply(BulwarkMiddleware).forRoutes({ path: '{*path}', method: RequestMethod.ALL });
+  }
+
+  /** Wraps decorated methods in application contexts without HTTP (where `configure` never runs). */
+  onModuleInit(): void {
+    this.explorer.explore();
+  }
+
+  /** Closes the decorators' policies and the core instance: timers, breakers, stores. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.explorer.close();
+    await this.bulwark.close();
+  }
+}

@@ -1,0 +1,16 @@
+export { BULWARK, LAYER_ORDER } from './bulwark.constants.js';
+export {
+  Bulkhead,
+  CircuitBreaker,
+  Fallback,
+  type FallbackHandler,
+  Retry,
+  Timeout,
+  UsePolicy,
+} from './bulwark.decorator.js';
+export { BulwarkExplorer } from './bulwark.explorer.js';
+export { BulwarkExceptionFilter } from './bulwark.filter.js';
+export { BulwarkMiddleware } from './bulwark.middleware.js';
+export { BulwarkModule } from './bulwark.module.js';
+export { currentSignal } from './bulwark.signal.js';
+export type { BulwarkModuleAsyncOptions, BulwarkModuleOptions } from './bulwark-module-options.interface.js';

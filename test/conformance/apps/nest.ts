@@ -1,0 +1,118 @@
+/** The conformance app on NestJS 12 + platform-express (routes and handler bodies as listed in ../spec.ts). */
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { BulkheadFullError, type BulwarkConfig, getContext } from '@bulwark/core';
+import { BulwarkModule, currentSignal, Timeout, UsePolicy } from '@bulwark/nestjs';
+import { Controller, Get, Module, Query } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { type AppFactory, newProbe } from '../spec.js';
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Resolves when `signal` aborts. */
+function aborted(signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) =>
+    signal?.aborted ? resolve() : signal?.addEventListener('abort', () => resolve(), { once: true }),
+  );
+}
+
+/** Builds the NestJS conformance app. */
+export const createNestApp: AppFactory = async (config) => {
+  const probe = newProbe();
+
+  @Controller()
+  class ConformanceController {
+    @Get('ok')
+    ok() {
+      probe.handlerRuns++;
+      const ctx = getContext();
+      probe.seen = {
+        correlationId: ctx?.correlationId,
+        traceId: ctx?.trace.traceId,
+        spanId: ctx?.trace.spanId,
+        deadline: ctx?.deadline,
+      };
+      return { ok: true, correlationId: ctx?.correlationId, traceId: ctx?.trace.traceId };
+    }
+
+    // Express (under Nest) answers HEAD with the GET route, so HEAD /boom shares this handler.
+    @Get('boom')
+    boom() {
+      probe.handlerRuns++;
+      throw new Error('db password is hunter2');
+    }
+
+    @Get('bulwark-error')
+    bulwarkError() {
+      probe.handlerRuns++;
+      throw new BulkheadFullError({ retryAfterMs: 2000 });
+    }
+
+    @Get('slow')
+    async slow(@Query('ms') ms?: string) {
+      probe.handlerRuns++;
+      await wait(Number(ms ?? 0), currentSignal());
+      return { ok: true };
+    }
+
+    @Get('timeout')
+    @Timeout(100)
+    async timeout() {
+      probe.handlerRuns++;
+      const signal = currentSignal();
+      await aborted(signal);
+      probe.timeoutAborted = true;
+      throw signal?.reason;
+    }
+
+    @Get('flaky')
+    @UsePolicy('flaky')
+    flaky() {
+      probe.handlerRuns++;
+      if (probe.failFlaky) throw Object.assign(new Error('flaky dependency failed'), { status: 500 });
+      return { ok: true };
+    }
+
+    @Get('fallback')
+    @UsePolicy('degradable')
+    fallback() {
+      probe.handlerRuns++;
+      throw Object.assign(new Error('always fails'), { status: 500 });
+    }
+
+    @Get('hang')
+    async hang() {
+      probe.handlerRuns++;
+      await aborted(currentSignal());
+      probe.hangAborted = true;
+    }
+  }
+
+  @Module({ imports: [BulwarkModule.forRoot(config as BulwarkConfig)], controllers: [ConformanceController] })
+  class ConformanceModule {}
+
+  const app = await NestFactory.create(ConformanceModule, { logger: false, abortOnError: false });
+  await app.listen(0, '127.0.0.1');
+  const server = app.getHttpServer() as Server;
+  return {
+    server,
+    probe,
+    async close() {
+      server.closeAllConnections();
+      await app.close(); // closes the server and, through BulwarkModule's shutdown hook, Bulwark
+    },
+  };
+};
+
+export default createNestApp;

@@ -1,0 +1,80 @@
+/**
+ * Composition of policies into one executable unit: a tiny fold, outermost first.
+ */
+import type { ExecuteOptions, Operation, Policy } from './types.js';
+
+/** Handed to operations when the caller gave no signal; never aborts. */
+const NEVER: AbortSignal = new AbortController().signal;
+
+/** A policy that only runs the operation (with the caller's signal and attempt). */
+export const noopPolicy: Policy = {
+  name: 'noop',
+  async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    return fn(options?.signal ?? NEVER, options?.attempt ?? 1);
+  },
+};
+
+/** Policies composed in order, outermost first. Build it with {@link pipeline}. */
+export class Pipeline implements Policy {
+  /** The layer names joined with ' > ', outermost first. */
+  readonly name: string;
+
+  constructor(
+    /** The layers, outermost first. */
+    readonly policies: readonly Policy[],
+  ) {
+    this.name = policies.map((p) => p.name).join(' > ');
+  }
+
+  /** Runs `fn` through every layer, outermost first. */
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    return run(this.policies, 0, fn, options);
+  }
+}
+
+/**
+ * Calls layer `i` with a callback that enters layer `i + 1` with the signal and attempt this layer
+ * handed it; key, deadline and idempotent travel on unchanged. The last layer gets `fn` itself.
+ */
+function run<T>(
+  policies: readonly Policy[],
+  i: number,
+  fn: Operation<T>,
+  options: ExecuteOptions | undefined,
+): Promise<T> {
+  const p = policies[i] as Policy;
+  if (i === policies.length - 1) return p.execute(fn, options);
+  return p.execute<T>(
+    (signal, attempt) => run(policies, i + 1, fn, { ...options, signal, attempt }),
+    options,
+  );
+}
+
+/**
+ * Composes policies into one, outermost first; each layer runs the next with the signal it was
+ * handed (so an outer timeout or the caller's abort reaches the operation) and retry's attempt
+ * number reaches every layer inside it as `options.attempt`.
+ *
+ * Order matters:
+ * - `pipeline(timeout(t), retry())`: the timeout bounds all attempts and backoff waits together
+ *   (a total timeout); when it fires the backoff wait ends at once and no attempt follows.
+ * - `pipeline(retry(), timeout(t))`: each attempt gets its own `t`; a timed-out attempt is retried.
+ * - `fallback` outermost sees only the final outcome (e.g. `RetryExhaustedError`).
+ *
+ * The recommended order for an outgoing call is fallback → total timeout → retry → circuit
+ * breaker → attempt timeout → bulkhead → the call.
+ * @example
+ * const policy = pipeline(fallback({ fallback: { value: [] } }), timeout('5s'), retry(), timeout('1s'));
+ * await policy.execute((signal) => fetch(url, { signal }), { key: 'catalog' });
+ */
+export function pipeline(...policies: Policy[]): Policy {
+  policies.forEach((p, i) => {
+    if (typeof p !== 'object' || p === null || typeof p.execute !== 'function') {
+      throw new TypeError(
+        `Expected policy #${i} of pipeline() to be a Policy with execute(), got ${String(p)}.`,
+      );
+    }
+  });
+  if (policies.length === 0) return noopPolicy;
+  return new Pipeline([...policies]);
+}

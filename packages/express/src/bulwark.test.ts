@@ -1,0 +1,294 @@
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type Bulwark,
+  type BulwarkConfig,
+  createBulwark,
+  getContext,
+  type InboundRequest,
+  markDegraded,
+} from '@bulwark/core';
+import express, { type RequestHandler } from 'express';
+import supertest from 'supertest';
+import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import { type BulwarkExpress, type BulwarkRequest, bulwark } from './index.js';
+
+const cores: Bulwark[] = [];
+afterEach(async () => {
+  await Promise.all(cores.splice(0).map((c) => c.close()));
+});
+
+/** A Bulwark for Express whose core is closed after the test. */
+function make(config: BulwarkConfig = {}): BulwarkExpress {
+  const bw = bulwark({ ...config, http: { production: true, ...config.http } });
+  cores.push(bw.core);
+  return bw;
+}
+
+/** Calls a handler the way Express 4 does: the returned value (a promise or not) is dropped. */
+function express4(handler: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    const returned: unknown = handler(req, res, next);
+    expect(returned).toBeUndefined();
+  };
+}
+
+describe('bulwark()', () => {
+  it('accepts a core instance and keeps it', () => {
+    const core = createBulwark({});
+    cores.push(core);
+    expect(bulwark(core).core).toBe(core);
+  });
+
+  it('builds a core from a config', () => {
+    const bw = make();
+    expect(typeof bw.core.run).toBe('function');
+    expect(bw.core.http).toBeDefined();
+  });
+});
+
+describe('middleware', () => {
+  it('types and fills req.bulwark, and runs the handler inside the request context', async () => {
+    const bw = make();
+    const app = express();
+    app.use(bw.middleware);
+    app.get('/ctx', (req, res) => {
+      expectTypeOf(req.bulwark).toEqualTypeOf<BulwarkRequest | undefined>();
+      const b = req.bulwark!;
+      res.json({
+        same: getContext() === b.context,
+        correlationId: b.correlationId,
+        traceId: b.traceId,
+        spanId: b.spanId,
+        aborted: b.signal.aborted,
+        deadline: b.deadline ?? null,
+      });
+    });
+    const res = await supertest(app).get('/ctx').set('x-request-id', 'req-1');
+    expect(res.body).toMatchObject({ same: true, correlationId: 'req-1', aborted: false, deadline: null });
+    expect(res.body.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(res.body.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(res.headers['x-request-id']).toBe('req-1');
+  });
+
+  it('sets the degraded header from degrade() and from markDegraded deeper down', async () => {
+    const bw = make();
+    const app = express();
+    app.use(bw.middleware);
+    app.get('/d', async (req, res) => {
+      req.bulwark!.degrade('cache-stale');
+      await Promise.resolve();
+      markDegraded('no-recommendations');
+      res.json({ ok: true });
+    });
+    const res = await supertest(app).get('/d');
+    expect(res.headers[bw.core.http.degradedHeader]).toContain('cache-stale');
+    expect(res.headers[bw.core.http.degradedHeader]).toContain('no-recommendations');
+  });
+
+  it('keys app-level limits by path, with the query left out', async () => {
+    const keys: string[] = [];
+    const key = (req: InboundRequest) => {
+      keys.push(req.routeKey ?? '');
+      return 'all';
+    };
+    const bw = make({ http: { bulkhead: { maxConcurrent: 5, key } } });
+    const app = express();
+    app.use(bw.middleware);
+    app.get('/users/:id', (_req, res) => res.end());
+    await supertest(app).get('/users/42?x=1');
+    expect(keys).toEqual(['GET /users/42']);
+  });
+
+  it('keys by route pattern when mounted on the route, and admits once when mounted twice', async () => {
+    const keys: string[] = [];
+    const key = (req: InboundRequest) => {
+      keys.push(req.routeKey ?? '');
+      return 'all';
+    };
+    const bw = make({ http: { bulkhead: { maxConcurrent: 5, key } } });
+    const app = express();
+    const router = express.Router();
+    router.get('/items/:id', bw.middleware, (_req, res) => res.end());
+    app.use('/api', router);
+    app.get('/twice/:id', bw.middleware, bw.middleware, (_req, res) => res.end());
+    await supertest(app).get('/api/items/7');
+    await supertest(app).get('/twice/8');
+    expect(keys).toEqual(['GET /api/items/:id', 'GET /twice/:id']);
+  });
+
+  it('writes a rejection with its headers and no body for HEAD', async () => {
+    const bw = make();
+    const app = express();
+    app.use(bw.middleware);
+    app.get('/ok', (_req, res) => res.json({ ok: true }));
+    const get = await supertest(app).get('/ok').set('x-deadline-ms', '0');
+    expect(get.status).toBe(504);
+    expect(get.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(JSON.parse(get.text).code).toBe('DEADLINE_EXCEEDED');
+    const head = await supertest(app).head('/ok').set('x-deadline-ms', '0');
+    expect(head.status).toBe(504);
+    expect(head.text ?? '').toBe('');
+  });
+
+  it('replaces a correlation ID holding CR/LF that reached the app (no response splitting)', async () => {
+    const bw = make();
+    const app = express();
+    // What a lax proxy or parser could hand over; Node's own parser refuses it on the wire.
+    app.use((req, _res, next) => {
+      req.headers['x-request-id'] = 'abc\r\nSet-Cookie: session=evil';
+      next();
+    });
+    app.use(bw.middleware);
+    app.get('/ok', (_req, res) => res.json({ ok: true }));
+    const res = await supertest(app).get('/ok');
+    expect(res.status).toBe(200);
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect(res.headers['x-request-id']).toMatch(/^[A-Za-z0-9\-_.:/+=@]{1,128}$/);
+  });
+
+  it('aborts the signal on client disconnect and frees the bulkhead slot', async () => {
+    const bw = make({ http: { bulkhead: { maxConcurrent: 1, maxQueue: 0 } } });
+    const app = express();
+    let aborted = false;
+    let started = false;
+    app.use(bw.middleware);
+    app.get('/hang', (req) => {
+      started = true;
+      req.bulwark!.signal.addEventListener('abort', () => {
+        aborted = true;
+      });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/hang' });
+      req.on('error', () => {}); // ECONNRESET from our own destroy()
+      req.end();
+      await vi.waitFor(() => expect(started).toBe(true));
+      req.destroy();
+      await vi.waitFor(() => expect(aborted).toBe(true));
+      // The slot came back: with maxConcurrent 1 and no queue, a second hang would be shed.
+      started = false;
+      const again = httpRequest({ host: '127.0.0.1', port, path: '/hang' });
+      again.on('error', () => {});
+      again.end();
+      await vi.waitFor(() => expect(started).toBe(true));
+      again.destroy();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('protect()', () => {
+  it('sends a returned value as JSON and leaves alone a handler that answered itself', async () => {
+    const bw = make();
+    const app = express();
+    app.use(bw.middleware);
+    app.get(
+      '/value',
+      bw.protect({ timeout: '1s' }, (req, _res, signal) => ({ id: req.query.id, aborted: signal.aborted })),
+    );
+    app.get(
+      '/self',
+      bw.protect({}, (_req, res) => {
+        res.status(201).send('made');
+      }),
+    );
+    expect((await supertest(app).get('/value?id=3')).body).toEqual({ id: '3', aborted: false });
+    const self = await supertest(app).get('/self');
+    expect(self.status).toBe(201);
+    expect(self.text).toBe('made');
+  });
+
+  it('admits by itself, keyed by route pattern, when the app-level middleware is absent', async () => {
+    const keys: string[] = [];
+    const key = (req: InboundRequest) => {
+      keys.push(req.routeKey ?? '');
+      return 'all';
+    };
+    const bw = make({ http: { bulkhead: { maxConcurrent: 5, key } } });
+    const app = express();
+    app.get(
+      '/orders/:id',
+      bw.protect({}, (req) => ({
+        correlationId: req.bulwark?.correlationId,
+        inContext: getContext() !== undefined,
+      })),
+    );
+    const res = await supertest(app).get('/orders/9').set('x-request-id', 'o-9');
+    expect(res.body).toEqual({ correlationId: 'o-9', inContext: true });
+    expect(keys).toEqual(['GET /orders/:id']);
+  });
+
+  it('forwards async errors to next(err) even when Express drops the returned promise (Express 4)', async () => {
+    const bw = make();
+    const app = express();
+    app.use(express4(bw.middleware));
+    app.get(
+      '/fail',
+      express4(
+        bw.protect({}, async () => {
+          await Promise.resolve();
+          throw Object.assign(new Error('nope'), { status: 502 });
+        }),
+      ),
+    );
+    app.get(
+      '/slow',
+      express4(
+        bw.protect(
+          { timeout: 20 },
+          (_req, _res, signal) =>
+            new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+        ),
+      ),
+    );
+    app.use(bw.errorHandler);
+    const fail = await supertest(app).get('/fail');
+    expect(fail.status).toBe(502);
+    expect(fail.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const slow = await supertest(app).get('/slow');
+    expect(slow.status).toBe(504);
+    expect(JSON.parse(slow.text).code).toBe('TIMEOUT');
+  });
+});
+
+describe('errorHandler', () => {
+  it('writes a problem even for an error raised before the middleware ran', async () => {
+    const bw = make();
+    const app = express();
+    app.get('/early', () => {
+      throw new Error('secret');
+    });
+    app.use(bw.errorHandler);
+    const res = await supertest(app).get('/early').set('accept', 'text/html');
+    expect(res.status).toBe(500);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.text).not.toContain('secret');
+    expect(JSON.parse(res.text).instance).toBe('/early');
+  });
+
+  it('delegates to next(err) once headers were sent', async () => {
+    const bw = make();
+    const app = express();
+    const after = vi.fn();
+    app.use(bw.middleware);
+    app.get('/partial', (_req, res, next) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('half');
+      next(new Error('late'));
+    });
+    app.use(bw.errorHandler);
+    app.use(((err, _req, res, _next) => {
+      after(err);
+      res.end();
+    }) satisfies express.ErrorRequestHandler);
+    const res = await supertest(app).get('/partial');
+    expect(res.status).toBe(200);
+    expect(after).toHaveBeenCalledWith(expect.objectContaining({ message: 'late' }));
+  });
+});

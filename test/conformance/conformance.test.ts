@@ -1,0 +1,355 @@
+/**
+ * One behavioural suite, every adapter: the same cases run against each conformance app in
+ * ./apps (see ./spec.ts for the routes). Adding an adapter is one line in APPS.
+ */
+import { existsSync } from 'node:fs';
+import { request as httpRequest, type Server } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ERROR_CODES, type InboundRequest } from '@bulwark/core';
+import supertest from 'supertest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { AppFactory, ConformanceApp } from './spec.js';
+
+/** Adapter name → its app module (default export, or the module's one exported factory). */
+const APPS: Record<string, string> = {
+  express: './apps/express.js',
+  koa: './apps/koa.js',
+  nest: './apps/nest.js',
+};
+
+async function load(path: string): Promise<AppFactory> {
+  const mod = (await import(path)) as Record<string, unknown>;
+  const factory = mod.default ?? Object.values(mod).find((v) => typeof v === 'function');
+  if (typeof factory !== 'function') throw new Error(`${path} exports no AppFactory`);
+  return factory as AppFactory;
+}
+
+const factories = await Promise.all(
+  Object.entries(APPS)
+    .filter(([, path]) => existsSync(new URL(path.replace(/\.js$/, '.ts'), import.meta.url)))
+    .map(async ([name, path]) => ({ name, factory: await load(path) })),
+);
+
+const ID = /^[A-Za-z0-9\-_.:/+=@]{1,128}$/;
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT = '00f067aa0ba902b7';
+
+/** Policies the protected routes name: /flaky's breaker and /fallback's fallback. */
+const policies = {
+  // A short resetTimeout keeps the half-open wait (a real one: this is real HTTP) at 200 ms.
+  flaky: { circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 200 } },
+  degradable: { fallback: { value: { ok: true, fallback: true } } },
+};
+const config = (http: Record<string, unknown> = {}) => ({ policies, http: { production: true, ...http } });
+
+interface Raw {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
+/** Sends bytes a well-behaved client refuses to send (CR, control bytes) over a raw socket. */
+function raw(server: Server, headerLines: string[]): Promise<Raw> {
+  const { port } = server.address() as AddressInfo;
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', ...lines] = (text.split('\r\n\r\n')[0] ?? '').split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const i = line.indexOf(':');
+        headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+      }
+      resolve({ status: Number(head.split(' ')[1]), headers, text });
+    });
+    const request = ['GET /ok HTTP/1.1', 'Host: localhost', ...headerLines, 'Connection: close'];
+    socket.end(`${request.join('\r\n')}\r\n\r\n`, 'latin1');
+  });
+}
+
+interface Res {
+  status: number;
+  text: string;
+  headers: Record<string, string | undefined>;
+}
+
+/** Checks a problem answer: status, content type, valid JSON, code, correlation ID; returns the body. */
+function problem(res: Res, status: number, code?: string): Record<string, unknown> {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = JSON.parse(res.text) as Record<string, unknown>;
+  expect(body.status).toBe(status);
+  if (code) expect(body.code).toBe(code);
+  expect(body.correlationId).toBe(res.headers['x-request-id']);
+  return body;
+}
+
+describe.each(factories)('conformance: $name', ({ factory }) => {
+  const running: ConformanceApp[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((app) => app.close()));
+  });
+  async function start(cfg: Record<string, unknown> = config()) {
+    const app = await factory(cfg);
+    running.push(app);
+    return { app, http: supertest(app.server), probe: app.probe };
+  }
+
+  describe('1. correlation ID', () => {
+    it('issues a fresh ID when none came, in the header and in problem bodies', async () => {
+      const { http, probe } = await start();
+      const ok = await http.get('/ok');
+      expect(ok.headers['x-request-id']).toMatch(ID);
+      expect(probe.seen?.correlationId).toBe(ok.headers['x-request-id']);
+      const boom = await http.get('/boom');
+      expect(problem(boom, 500).correlationId).toMatch(ID);
+      expect(boom.headers['x-request-id']).not.toBe(ok.headers['x-request-id']);
+    });
+
+    it('echoes a valid ID unchanged', async () => {
+      const { http, probe } = await start();
+      const res = await http.get('/ok').set('x-request-id', 'order-42:abc_DEF.1');
+      expect(res.headers['x-request-id']).toBe('order-42:abc_DEF.1');
+      expect(probe.seen?.correlationId).toBe('order-42:abc_DEF.1');
+      const boom = await http.get('/boom').set('x-request-id', 'order-43');
+      expect(problem(boom, 500).correlationId).toBe('order-43');
+    });
+
+    it.each([
+      ['non-ASCII', 'caf\u00e9'],
+      ['129 characters', 'a'.repeat(129)],
+      ['empty', ''],
+      ['a space', 'a b'],
+    ])('replaces an invalid ID (%s)', async (_label, id) => {
+      const { http, probe } = await start();
+      const res = await http.get('/ok').set('x-request-id', id);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-request-id']).toMatch(ID);
+      expect(res.headers['x-request-id']).not.toBe(id);
+      expect(probe.seen?.correlationId).toBe(res.headers['x-request-id']);
+    });
+
+    it.each([
+      ['a tab', 'a\tb'],
+      ['NUL', 'abc\u0000d'],
+      ['SOH', '\u0001abc'],
+      ['DEL', 'abc\u007f'],
+      ['CRLF folding', 'abc\r\n X-Injected: 1'],
+    ])('replaces an ID with control bytes (%s), never echoing them', async (_label, id) => {
+      const { app } = await start();
+      // Node's strict parser answers 400 itself for most control bytes; a lenient parser (as
+      // behind a lax proxy) lets them reach the app, which is what this case is about.
+      app.server.insecureHTTPParser = true;
+      const res = await raw(app.server, [`X-Request-Id: ${id}`]);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-request-id']).toMatch(ID);
+      expect(res.headers['x-injected']).toBeUndefined();
+      expect(res.text).not.toContain(id.trim());
+    });
+
+    it('never reflects a CR-injected header', async () => {
+      const { app } = await start();
+      const res = await raw(app.server, ['X-Request-Id: abc\rX-Injected: 1']);
+      // Node rejects a bare CR (400) before any adapter runs; if a parser ever lets it through,
+      // the ID must still be replaced.
+      if (res.status !== 400) expect(res.headers['x-request-id']).toMatch(ID);
+      expect(res.headers['x-injected']).toBeUndefined();
+    });
+  });
+
+  describe('2. trace context', () => {
+    it('continues a valid traceparent with a new parent id', async () => {
+      const { http, probe } = await start();
+      const res = await http.get('/ok').set('traceparent', `00-${TRACE}-${PARENT}-01`);
+      expect(res.body.traceId).toBe(TRACE);
+      expect(probe.seen?.traceId).toBe(TRACE);
+      expect(probe.seen?.spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(probe.seen?.spanId).not.toBe(PARENT);
+    });
+
+    it.each(['garbage', `00-${'0'.repeat(32)}-${PARENT}-01`, `00-${TRACE.toUpperCase()}-${PARENT}-01`])(
+      'starts a new trace for a malformed traceparent (%s)',
+      async (traceparent) => {
+        const { http, probe } = await start();
+        await http.get('/ok').set('traceparent', traceparent);
+        expect(probe.seen?.traceId).toMatch(/^[0-9a-f]{32}$/);
+        expect(probe.seen?.traceId).not.toBe(TRACE);
+        expect(probe.seen?.traceId).not.toBe('0'.repeat(32));
+      },
+    );
+  });
+
+  describe('3. unknown errors', () => {
+    it('hide message and stack in production', async () => {
+      const { http } = await start(config({ production: true }));
+      const res = await http.get('/boom');
+      const body = problem(res, 500);
+      expect(res.text).not.toContain('hunter2');
+      expect(body.stack).toBeUndefined();
+    });
+
+    it('keep message and stack in development', async () => {
+      const { http } = await start(config({ production: false }));
+      const body = problem(await http.get('/boom'), 500);
+      expect(body.detail).toContain('hunter2');
+      expect(body.stack).toEqual(expect.stringContaining('hunter2'));
+    });
+  });
+
+  it('4. a BulwarkError keeps its status, code, suggestion and Retry-After', async () => {
+    const { http } = await start();
+    const res = await http.get('/bulwark-error');
+    const body = problem(res, 503, 'BULKHEAD_FULL');
+    expect(body.suggestion).toBe(ERROR_CODES.BULKHEAD_FULL.suggestion);
+    expect(body.retryAfter).toBe(2);
+    expect(res.headers['retry-after']).toBe('2');
+  });
+
+  describe('5. bulkhead', () => {
+    it('sheds at once when full, and serves the queued request when the slot frees', async () => {
+      let arrivals = 0;
+      const key = (req: InboundRequest) => {
+        arrivals++;
+        return req.path;
+      };
+      const { http, probe } = await start(
+        config({ bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: '5s', key } }),
+      );
+      const first = http.get('/slow?ms=300').then((r) => r);
+      await vi.waitFor(() => expect(probe.handlerRuns).toBe(1));
+      const queued = http.get('/slow?ms=1').then((r) => r);
+      await vi.waitFor(() => expect(arrivals).toBe(2));
+      const shed = await http.get('/slow?ms=1');
+      expect(problem(shed, 503, 'BULKHEAD_FULL')).toBeDefined();
+      expect(shed.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+      expect(probe.handlerRuns).toBe(1);
+      expect((await first).status).toBe(200);
+      expect((await queued).status).toBe(200);
+      expect(probe.handlerRuns).toBe(2);
+    });
+
+    it('answers 503 when a request waits in the queue past queueTimeout', async () => {
+      const { http, probe } = await start(
+        config({ bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: 50 } }),
+      );
+      const first = http.get('/slow?ms=400').then((r) => r);
+      await vi.waitFor(() => expect(probe.handlerRuns).toBe(1));
+      const res = await http.get('/slow?ms=1');
+      problem(res, 503, 'QUEUE_TIMEOUT');
+      expect(probe.handlerRuns).toBe(1);
+      expect((await first).status).toBe(200);
+    });
+  });
+
+  it('6. rate limit answers 429 with RateLimit headers, counted per key', async () => {
+    const key = (req: InboundRequest) => String(req.headers['x-tenant'] ?? 'anonymous');
+    const { http, probe } = await start(config({ rateLimit: { limit: 2, interval: '1m', key } }));
+    for (let i = 0; i < 2; i++) expect((await http.get('/ok').set('x-tenant', 'a')).status).toBe(200);
+    const limited = await http.get('/ok').set('x-tenant', 'a');
+    problem(limited, 429, 'RATE_LIMITED');
+    expect(limited.headers.ratelimit).toBeDefined();
+    expect(limited.headers['ratelimit-policy']).toBeDefined();
+    expect(limited.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+    const other = await http.get('/ok').set('x-tenant', 'b');
+    expect(other.status).toBe(200);
+    expect(other.headers.ratelimit).toBeDefined();
+    expect(probe.handlerRuns).toBe(3);
+  });
+
+  it('7. a route timeout answers 504 and aborts the handler signal', async () => {
+    const { http, probe } = await start();
+    const res = await http.get('/timeout');
+    problem(res, 504, 'TIMEOUT');
+    await vi.waitFor(() => expect(probe.timeoutAborted).toBe(true), { timeout: 1000 });
+  });
+
+  describe('8. inbound deadline', () => {
+    it('answers 504 without running the handler when the deadline is already spent', async () => {
+      const { http, probe } = await start();
+      problem(await http.get('/ok').set('x-deadline-ms', '0'), 504, 'DEADLINE_EXCEEDED');
+      expect(probe.handlerRuns).toBe(0);
+    });
+
+    it('puts a remaining deadline in the context', async () => {
+      const { http, probe } = await start();
+      const before = Date.now();
+      expect((await http.get('/ok').set('x-deadline-ms', '5000')).status).toBe(200);
+      expect(probe.seen?.deadline).toBeGreaterThanOrEqual(before + 4000);
+      expect(probe.seen?.deadline).toBeLessThanOrEqual(Date.now() + 5000);
+    });
+  });
+
+  it('9. a breaker opens, probes half-open after resetTimeout, and closes on success', async () => {
+    const { http, probe } = await start();
+    probe.failFlaky = true;
+    problem(await http.get('/flaky'), 500);
+    problem(await http.get('/flaky'), 500);
+    const open = await http.get('/flaky');
+    const body = problem(open, 503, 'CIRCUIT_OPEN');
+    expect(body.suggestion).toBe(ERROR_CODES.CIRCUIT_OPEN.suggestion);
+    expect(probe.handlerRuns).toBe(2);
+    probe.failFlaky = false;
+    // Real wait: the breaker's clock is the server's, across real sockets; 200 ms resetTimeout.
+    await sleep(260);
+    expect((await http.get('/flaky')).status).toBe(200);
+    expect((await http.get('/flaky')).status).toBe(200);
+    expect(probe.handlerRuns).toBe(4);
+  });
+
+  it('10. a fallback answers 200 with the degraded header', async () => {
+    const { http, probe } = await start();
+    const res = await http.get('/fallback');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body).toEqual({ ok: true, fallback: true });
+    expect(res.headers['bulwark-degraded']).toBeTruthy();
+    expect(probe.handlerRuns).toBe(1);
+  });
+
+  it('11. a client disconnect aborts the handler signal', async () => {
+    const { app, probe } = await start();
+    const { port } = app.server.address() as AddressInfo;
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/hang' });
+    req.on('error', () => {}); // the destroyed socket reports ECONNRESET; expected
+    req.end();
+    await vi.waitFor(() => expect(probe.handlerRuns).toBe(1), { timeout: 2000 });
+    expect(probe.hangAborted).toBe(false);
+    req.destroy();
+    await vi.waitFor(() => expect(probe.hangAborted).toBe(true), { timeout: 2000 });
+  });
+
+  describe('12. problem bodies', () => {
+    it.each([
+      ['an unknown error', '/boom', {}, 500],
+      ['a BulwarkError', '/bulwark-error', {}, 503],
+      ['a rejection', '/ok', { 'x-deadline-ms': '0' }, 504],
+    ] as const)('are problem+json whatever the Accept header (%s)', async (_label, path, headers, status) => {
+      const { http } = await start();
+      const res = await http.get(path).set({ accept: 'text/html', ...headers });
+      problem(res, status);
+    });
+
+    it.each([
+      ['an unknown error', {}, '/boom', 500],
+      ['a rejection', { 'x-deadline-ms': '0' }, '/ok', 504],
+    ] as const)('are left out for HEAD, headers kept (%s)', async (_label, headers, path, status) => {
+      const { http } = await start();
+      const res = await http.head(path).set(headers);
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.headers['x-request-id']).toMatch(ID);
+      expect(res.text ?? '').toBe('');
+    });
+  });
+});
+
+it('finds at least the Express conformance app', () => {
+  expect(factories.map((f) => f.name)).toContain('express');
+});

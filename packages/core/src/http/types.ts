@@ -24,6 +24,11 @@ export interface InboundRequest {
   headers: IncomingHeaders;
   /** Client address (untrusted unless the app configures a trusted proxy). */
   remoteAddress?: string;
+  /**
+   * Optional header writer. When given, the engine sets the degraded header through it the moment
+   * the answer is marked degraded (`markDegraded`). It should do nothing once headers are sent.
+   */
+  setHeader?: (name: string, value: string) => void;
 }
 
 /** RFC 9457 problem details, with Bulwark's extension members. */
@@ -92,14 +97,25 @@ export interface RouteProtection {
 export interface HttpEngineLike {
   /** Sets up the context and admits or rejects a request. */
   admit(req: InboundRequest): Promise<Admission>;
+  /**
+   * Same as `admit`, but returns the admission directly when nothing had to wait (no bulkhead,
+   * no rate-limit store), saving a microtask: `const a = engine.admitFast(req); const admission = a instanceof Promise ? await a : a;`
+   */
+  admitFast?(req: InboundRequest): Admission | Promise<Admission>;
   /** Runs `fn` inside the admission's request context (AsyncLocalStorage). */
   run<T>(admission: Admission, fn: () => T): T;
   /** Runs a route handler under route protection; rejects with a BulwarkError on timeout etc. */
-  protect<T>(admission: Admission, protection: RouteProtection, handler: (signal: AbortSignal) => Promise<T> | T): Promise<T>;
+  protect<T>(
+    admission: Admission,
+    protection: RouteProtection,
+    handler: (signal: AbortSignal) => Promise<T> | T,
+  ): Promise<T>;
   /** Turns any error into a problem response (status, headers, body). */
   toResponse(error: unknown, req: InboundRequest, context?: RequestContext): OutboundResponse;
   /** Name of the header that marks a degraded answer. */
   readonly degradedHeader: string;
+  /** Value of the degraded header for `reasons` (header-safe, joined by ', '). */
+  degradedValue?(reasons: readonly string[]): string;
   /** Name of the correlation ID response header. */
   readonly correlationHeader: string;
 }
@@ -120,6 +136,10 @@ export interface HttpEngineOptions {
   problemTypeBase?: string;
   /** Header marking a degraded answer. Default `bulwark-degraded`. */
   degradedHeader?: string;
+  /** Header carrying the caller's criticality (`critical`, `default`, `sheddable`). Default `bulwark-criticality`. */
+  criticalityHeader?: string;
+  /** Add a W3C `traceresponse` header (this service's trace id and span id) to every response. Default false. */
+  traceResponse?: boolean;
   /** Resolves a registered policy by name (wired by `createBulwark`). */
   resolvePolicy?: (name: string) => Policy;
   /** Event stream. */

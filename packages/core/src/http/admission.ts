@@ -1,0 +1,181 @@
+/**
+ * The per-request objects the engine hands out. Both are classes so the hot path allocates two
+ * plain objects and no closures; the AbortController and the deadline timer are created only
+ * when someone asks for the signal (most fast handlers never do).
+ */
+import type { Criticality, RequestContext, TraceContext } from '../context/context.js';
+import { CancelledError, DeadlineExceededError } from '../errors/bulwark-error.js';
+import type { EventStream } from '../telemetry/events.js';
+import { degradedValue } from './inbound.js';
+import type { Admission, InboundRequest, OutboundResponse } from './types.js';
+
+/** setTimeout's largest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The request context the engine puts on AsyncLocalStorage. */
+export class HttpRequestContext implements RequestContext {
+  /** Reasons the answer was degraded. */
+  readonly degraded: string[] = [];
+  /** Set by an adapter that prefers its own hook to `InboundRequest.setHeader`. */
+  onDegraded?: (reasons: readonly string[]) => void;
+
+  constructor(
+    /** Validated correlation ID. */
+    readonly correlationId: string,
+    /** W3C trace context. */
+    readonly trace: TraceContext,
+    /** Absolute deadline (epoch ms). */
+    readonly deadline: number | undefined,
+    /** Criticality. */
+    readonly criticality: Criticality,
+    private readonly admission: HttpAdmission,
+    setHeader: InboundRequest['setHeader'],
+    degradedHeader: string,
+  ) {
+    if (setHeader !== undefined) {
+      // Only when the adapter gave a header writer: then the header goes out the moment the
+      // answer is marked degraded, with no adapter code involved.
+      this.onDegraded = (reasons) => {
+        try {
+          setHeader(degradedHeader, degradedValue(reasons));
+        } catch {
+          // Headers already sent: too late to say so, and not worth failing the request for.
+        }
+      };
+    }
+  }
+
+  /** Aborted on client disconnect, deadline or route timeout (created on first read). */
+  get signal(): AbortSignal {
+    return this.admission.signal;
+  }
+}
+
+/** What `admit` returns; see {@link Admission}. */
+export class HttpAdmission implements Admission {
+  /** The request context. */
+  context!: HttpRequestContext;
+  /** Headers for every response to this request. */
+  readonly headers: Record<string, string>;
+  /** Set when the request must not reach the handler. */
+  rejection: OutboundResponse | undefined = undefined;
+  /** Frees the bulkhead slot, once acquired. */
+  slot: (() => void) | undefined = undefined;
+  private controller: AbortController | undefined = undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  private early: Error | undefined = undefined;
+  private released = false;
+  private limitKey: string | undefined = undefined;
+  private timerMs = 0;
+
+  constructor(
+    /** The request as the adapter described it. */
+    readonly req: InboundRequest,
+    headers: Record<string, string>,
+    private readonly events: EventStream,
+    private readonly keyOf: (req: InboundRequest) => string,
+  ) {
+    this.headers = headers;
+  }
+
+  /** Key of keyed policies for this request (route key by default), computed once. */
+  get key(): string {
+    if (this.limitKey === undefined) this.limitKey = this.keyOf(this.req);
+    return this.limitKey;
+  }
+
+  /** The request's signal; creating it arms the deadline timer. */
+  get signal(): AbortSignal {
+    let c = this.controller;
+    if (c === undefined) {
+      c = new AbortController();
+      this.controller = c;
+      if (this.early !== undefined) c.abort(this.early);
+      else if (!this.released) this.armDeadline();
+    }
+    return c.signal;
+  }
+
+  /** True once the signal aborted (or would have, had it been created). */
+  get aborted(): boolean {
+    return this.early !== undefined || this.controller?.signal.aborted === true;
+  }
+
+  /** The client went away: aborts the signal with a CancelledError. */
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.abortWith(
+      new CancelledError({
+        message: 'The client closed the connection before the response was sent.',
+        cause: reason,
+      }),
+    );
+  }
+
+  /** Aborts the signal with `error` as its reason (deadline, route timeout). */
+  abortWith(error: Error): void {
+    if (this.aborted) return;
+    this.clearTimer();
+    if (this.controller === undefined) this.early = error;
+    else this.controller.abort(error);
+  }
+
+  /** Frees the bulkhead slot and the deadline timer. Idempotent. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.clearTimer();
+    const slot = this.slot;
+    this.slot = undefined;
+    slot?.();
+  }
+
+  /** Whether {@link release} was called. */
+  get isReleased(): boolean {
+    return this.released;
+  }
+
+  private armDeadline(): void {
+    const deadline = this.context.deadline;
+    if (deadline === undefined) return;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      this.deadlineReached();
+      return;
+    }
+    // The admission rides along as the timer's argument: no closure per request.
+    this.timerMs = left;
+    this.timer = setTimeout(onDeadline, Math.min(left, MAX_TIMER_MS), this);
+    this.timer.unref?.();
+  }
+
+  /** Called by the deadline timer. */
+  deadlineReached(): void {
+    this.timer = undefined;
+    if (this.aborted) return;
+    if (this.events.active) {
+      this.events.emit({
+        type: 'timeout',
+        policy: 'http',
+        key: this.key,
+        correlationId: this.context.correlationId,
+        timeoutMs: this.timerMs,
+        kind: 'deadline',
+      });
+    }
+    this.abortWith(
+      new DeadlineExceededError({ message: "The request's deadline passed before it was answered." }),
+    );
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+function onDeadline(a: HttpAdmission): void {
+  a.deadlineReached();
+}

@@ -1,0 +1,383 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { getContext, markDegraded } from '../context/context.js';
+import {
+  BulkheadFullError,
+  BulwarkError,
+  CancelledError,
+  DeadlineExceededError,
+  isCancelledError,
+  isDeadlineExceededError,
+  isTimeoutError,
+} from '../errors/bulwark-error.js';
+import { EventStream } from '../telemetry/events.js';
+import type { Policy } from '../types.js';
+import { createHttpEngine, HttpEngine } from './engine.js';
+import type { Admission, InboundRequest } from './types.js';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT = '00f067aa0ba902b7';
+
+function req(headers: InboundRequest['headers'] = {}, extra: Partial<InboundRequest> = {}): InboundRequest {
+  return { method: 'GET', path: '/orders/1', headers, ...extra };
+}
+
+/** Resolves a pending admit under fake timers. */
+async function settle<T>(p: Promise<T>): Promise<T> {
+  await vi.advanceTimersByTimeAsync(0);
+  return p;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('admit: context', () => {
+  it('takes a valid correlation ID and continues the trace', async () => {
+    const a = await createHttpEngine().admit(
+      req({ 'x-correlation-id': 'abc-123', traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: 'k=v' }),
+    );
+    expect(a.context.correlationId).toBe('abc-123');
+    expect(a.context.trace.traceId).toBe(TRACE);
+    expect(a.context.trace.parentId).toBe(PARENT);
+    expect(a.context.trace.tracestate).toBe('k=v');
+    expect(a.context.criticality).toBe('default');
+    expect(a.context.degraded).toEqual([]);
+    expect(a.context.deadline).toBeUndefined();
+    expect(a.rejection).toBeUndefined();
+    expect(a.headers).toEqual({ 'x-request-id': 'abc-123' });
+  });
+
+  it('replaces an invalid correlation ID instead of echoing it', async () => {
+    const a = await createHttpEngine().admit(req({ 'x-request-id': 'evil\r\nSet-Cookie: a=b' }));
+    expect(a.context.correlationId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.headers['x-request-id']).toBe(a.context.correlationId);
+  });
+
+  it('uses the configured correlation headers', async () => {
+    const e = createHttpEngine({ correlation: { header: 'X-Trace', accept: ['x-in'] } });
+    const a = await e.admit(req({ 'x-in': 'from-caller', 'x-request-id': 'ignored' }));
+    expect(a.headers).toEqual({ 'x-trace': 'from-caller' });
+    expect(e.correlationHeader).toBe('x-trace');
+  });
+
+  it('starts a new trace on a malformed traceparent', async () => {
+    const a = await createHttpEngine().admit(req({ traceparent: `00-${TRACE}-${PARENT}-1` }));
+    expect(a.context.trace.traceId).not.toBe(TRACE);
+    expect(a.context.trace.flags).toBe(0);
+  });
+
+  it('adds traceresponse only when asked', async () => {
+    const a = await createHttpEngine({ traceResponse: true }).admit(
+      req({ traceparent: `00-${TRACE}-${PARENT}-01` }),
+    );
+    expect(a.headers.traceresponse).toBe(`00-${TRACE}-${a.context.trace.spanId}-01`);
+    expect((await createHttpEngine().admit(req())).headers).not.toHaveProperty('traceresponse');
+  });
+
+  it('reads criticality from its header only when valid', async () => {
+    const e = createHttpEngine();
+    expect((await e.admit(req({ 'bulwark-criticality': 'critical' }))).context.criticality).toBe('critical');
+    expect((await e.admit(req({ 'bulwark-criticality': 'sheddable' }))).context.criticality).toBe(
+      'sheddable',
+    );
+    expect((await e.admit(req({ 'bulwark-criticality': 'vip' }))).context.criticality).toBe('default');
+    const custom = createHttpEngine({ criticalityHeader: 'x-prio' });
+    expect((await custom.admit(req({ 'x-prio': 'critical' }))).context.criticality).toBe('critical');
+  });
+
+  it('admitFast returns the admission synchronously when nothing waits', () => {
+    const a = createHttpEngine({ rateLimit: { limit: 10 } }).admitFast(req());
+    expect(a).not.toBeInstanceOf(Promise);
+    expect((a as Admission).context.correlationId).toBeTruthy();
+  });
+
+  it('admit rejects (not throws) when a key function throws', async () => {
+    const e = createHttpEngine({
+      rateLimit: {
+        limit: 1,
+        key: () => {
+          throw new Error('bad key fn');
+        },
+      },
+    });
+    await expect(e.admit(req())).rejects.toThrow('bad key fn');
+  });
+});
+
+describe('admit: deadline', () => {
+  it('sets an absolute deadline from the header', async () => {
+    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '1500' }));
+    expect(a.context.deadline).toBe(1_001_500);
+  });
+
+  it('bounds the deadline by max', async () => {
+    const a = await createHttpEngine({ deadline: { max: '1s' } }).admit(req({ 'x-deadline-ms': '60000' }));
+    expect(a.context.deadline).toBe(1_001_000);
+  });
+
+  it('uses the default when absent or garbage, and none otherwise', async () => {
+    const e = createHttpEngine({ deadline: { default: 200 } });
+    expect((await e.admit(req())).context.deadline).toBe(1_000_200);
+    expect((await e.admit(req({ 'x-deadline-ms': 'soon' }))).context.deadline).toBe(1_000_200);
+    expect(
+      (await createHttpEngine().admit(req({ 'x-deadline-ms': '1e9' }))).context.deadline,
+    ).toBeUndefined();
+  });
+
+  it.each([['0'], ['-5']])('rejects a spent deadline (%s) at once with 504', async (v) => {
+    const a = await createHttpEngine({ bulkhead: { maxConcurrent: 1 } }).admit(req({ 'x-deadline-ms': v }));
+    expect(a.rejection?.status).toBe(504);
+    expect(a.rejection?.body?.code).toBe('DEADLINE_EXCEEDED');
+    expect(a.rejection?.headers['x-request-id']).toBe(a.context.correlationId);
+  });
+
+  it('aborts the signal with DeadlineExceededError when the deadline passes', async () => {
+    const events = new EventStream();
+    const seen = vi.fn();
+    events.on('timeout', seen);
+    const a = await createHttpEngine({ events }).admit(req({ 'x-deadline-ms': '100' }));
+    const signal = a.signal;
+    await vi.advanceTimersByTimeAsync(99);
+    expect(signal.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(signal.aborted).toBe(true);
+    expect(isDeadlineExceededError(signal.reason)).toBe(true);
+    expect(a.context.signal).toBe(signal);
+    expect(seen).toHaveBeenCalledWith(
+      expect.objectContaining({ kind: 'deadline', timeoutMs: 100, policy: 'http' }),
+    );
+  });
+
+  it('aborts at once when the signal is first read after the deadline passed', async () => {
+    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '50' }));
+    await vi.advanceTimersByTimeAsync(60);
+    expect(isDeadlineExceededError(a.signal.reason)).toBe(true);
+  });
+
+  it('release clears the deadline timer', async () => {
+    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '100' }));
+    const signal = a.signal;
+    expect(vi.getTimerCount()).toBe(1);
+    a.release();
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(signal.aborted).toBe(false);
+  });
+
+  it('creates no timer when nobody reads the signal', async () => {
+    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '100' }));
+    expect(vi.getTimerCount()).toBe(0);
+    a.release();
+  });
+});
+
+describe('admit: rate limit', () => {
+  it('adds RateLimit headers to allowed requests and answers 429 when exceeded', async () => {
+    const e = createHttpEngine({ rateLimit: { limit: 2, interval: '1s' } });
+    const first = await e.admit(req());
+    expect(first.rejection).toBeUndefined();
+    expect(first.headers).toMatchObject({
+      RateLimit: '"default";r=1;t=1',
+      'RateLimit-Policy': '"default";q=2;w=1',
+    });
+    await e.admit(req());
+    const third = await e.admit(req());
+    const r = third.rejection;
+    expect(r?.status).toBe(429);
+    expect(r?.body?.code).toBe('RATE_LIMITED');
+    expect(r?.headers['Retry-After']).toBe('1');
+    expect(r?.headers.RateLimit).toBe('"default";r=0;t=1');
+    expect(r?.headers['RateLimit-Policy']).toBe('"default";q=2;w=1');
+    expect(r?.headers['Content-Type']).toBe('application/problem+json');
+    expect(third.headers.RateLimit).toBe('"default";r=0;t=1');
+  });
+
+  it('keys by route key, else METHOD path, else the key option', async () => {
+    const e = createHttpEngine({ rateLimit: { limit: 1 } });
+    expect(
+      (await e.admit(req({}, { routeKey: 'GET /orders/:id', path: '/orders/1' }))).rejection,
+    ).toBeUndefined();
+    expect(
+      (await e.admit(req({}, { routeKey: 'GET /orders/:id', path: '/orders/2' }))).rejection?.status,
+    ).toBe(429);
+    expect((await e.admit(req({}, { path: '/a' }))).rejection).toBeUndefined();
+    expect((await e.admit(req({}, { path: '/b' }))).rejection).toBeUndefined();
+    expect((await e.admit(req({}, { path: '/a' }))).rejection?.status).toBe(429);
+
+    const byIp = createHttpEngine({ rateLimit: { limit: 1, key: (r) => r.remoteAddress ?? 'none' } });
+    expect((await byIp.admit(req({}, { remoteAddress: '1.1.1.1', path: '/x' }))).rejection).toBeUndefined();
+    expect((await byIp.admit(req({}, { remoteAddress: '1.1.1.1', path: '/y' }))).rejection?.status).toBe(429);
+    expect((await byIp.admit(req({}, { remoteAddress: '2.2.2.2', path: '/x' }))).rejection).toBeUndefined();
+  });
+
+  it('falls back to the route key when the key function returns a non-string', async () => {
+    const e = createHttpEngine({ rateLimit: { limit: 1, key: () => 42 as unknown as string } });
+    await e.admit(req());
+    expect((await e.admit(req())).rejection?.status).toBe(429);
+    expect((await e.admit(req({}, { path: '/other' }))).rejection).toBeUndefined();
+  });
+
+  it('uses the async take when a store is configured', async () => {
+    let count = 0;
+    const store = { increment: async () => ++count } as never;
+    const e = createHttpEngine({ rateLimit: { limit: 1, store } });
+    const p = e.admitFast(req());
+    expect(p).toBeInstanceOf(Promise);
+    expect((await p).rejection).toBeUndefined();
+    expect((await e.admit(req())).rejection?.status).toBe(429);
+  });
+});
+
+describe('admit: bulkhead', () => {
+  it('holds a slot until release, then admits the next one', async () => {
+    const e = createHttpEngine({ bulkhead: { maxConcurrent: 1 } });
+    const a = await e.admit(req());
+    expect(a.rejection).toBeUndefined();
+    const b = await e.admit(req());
+    expect(b.rejection?.status).toBe(503);
+    expect(b.rejection?.body?.code).toBe('BULKHEAD_FULL');
+    expect(b.rejection?.headers['Retry-After']).toMatch(/^\d+$/);
+    a.release();
+    a.release(); // idempotent: must not free a second slot
+    const c = await e.admit(req());
+    expect(c.rejection).toBeUndefined();
+    expect((await e.admit(req())).rejection?.status).toBe(503);
+  });
+
+  it('rejects with 503 QUEUE_TIMEOUT when queued too long', async () => {
+    const e = createHttpEngine({ bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: 100 } });
+    await e.admit(req());
+    const p = e.admit(req());
+    await vi.advanceTimersByTimeAsync(100);
+    const b = await p;
+    expect(b.rejection?.status).toBe(503);
+    expect(b.rejection?.body?.code).toBe('QUEUE_TIMEOUT');
+    expect(b.rejection?.headers['Retry-After']).toBeDefined();
+  });
+
+  it('admits from the queue when a slot frees', async () => {
+    const e = createHttpEngine({ bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: 1000 } });
+    const a = await e.admit(req());
+    const p = e.admit(req());
+    a.release();
+    expect((await settle(p)).rejection).toBeUndefined();
+  });
+
+  it('a deadline that passes in the queue rejects with 504', async () => {
+    const e = createHttpEngine({ bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: '10s' } });
+    await e.admit(req());
+    const p = e.admit(req({ 'x-deadline-ms': '50' }));
+    await vi.advanceTimersByTimeAsync(50);
+    const b = await p;
+    expect(b.rejection?.status).toBe(504);
+    expect(b.rejection?.body?.code).toBe('DEADLINE_EXCEEDED');
+  });
+
+  it('keys the bulkhead with the key option', async () => {
+    const e = createHttpEngine({ bulkhead: { maxConcurrent: 1, key: (r) => String(r.headers.tenant) } });
+    await e.admit(req({ tenant: 'a' }));
+    expect((await e.admit(req({ tenant: 'b' }))).rejection).toBeUndefined();
+    expect((await e.admit(req({ tenant: 'a' }))).rejection?.status).toBe(503);
+  });
+
+  it('checks the rate limit before taking a bulkhead slot', async () => {
+    const e = createHttpEngine({ rateLimit: { limit: 1 }, bulkhead: { maxConcurrent: 1 } });
+    const a = await e.admit(req());
+    const b = await e.admit(req());
+    expect(b.rejection?.status).toBe(429);
+    a.release();
+    expect((await e.admit(req({}, { path: '/other' }))).rejection).toBeUndefined();
+  });
+
+  it('close() rejects queued requests', async () => {
+    const e = createHttpEngine({ bulkhead: { maxConcurrent: 1, maxQueue: 1 } });
+    await e.admit(req());
+    const p = e.admit(req());
+    e.close();
+    expect((await p).rejection?.body?.code).toBe('CANCELLED');
+  });
+});
+
+describe('abort and release', () => {
+  it('abort() aborts the signal with a CancelledError carrying the reason', async () => {
+    const a = await createHttpEngine().admit(req());
+    const signal = a.signal;
+    a.abort('socket closed');
+    expect(signal.aborted).toBe(true);
+    expect(isCancelledError(signal.reason)).toBe(true);
+    expect((signal.reason as CancelledError).cause).toBe('socket closed');
+    a.abort('again');
+    expect((signal.reason as CancelledError).cause).toBe('socket closed');
+  });
+
+  it('abort() before the signal is read still hands out an aborted signal', async () => {
+    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '100' }));
+    a.abort();
+    expect(a.signal.aborted).toBe(true);
+    expect(isCancelledError(a.signal.reason)).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('abort() clears the deadline timer', async () => {
+    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '100' }));
+    void a.signal;
+    a.abort();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('release() does not abort the signal', async () => {
+    const a = await createHttpEngine().admit(req());
+    a.release();
+    expect(a.signal.aborted).toBe(false);
+  });
+});
+
+describe('run and degraded', () => {
+  it('runs inside the request context', async () => {
+    const e = createHttpEngine();
+    const a = await e.admit(req());
+    expect(getContext()).toBeUndefined();
+    expect(e.run(a, () => getContext())).toBe(a.context);
+  });
+
+  it('sets the degraded header through setHeader as soon as the answer is marked', async () => {
+    const setHeader = vi.fn();
+    const e = createHttpEngine({ degradedHeader: 'X-Degraded' });
+    const a = await e.admit(req({}, { setHeader }));
+    e.run(a, () => {
+      markDegraded('fallback');
+      markDegraded('stale');
+    });
+    expect(setHeader).toHaveBeenLastCalledWith('x-degraded', 'fallback, stale');
+    expect(e.degradedHeader).toBe('x-degraded');
+    expect(e.degradedValue(['a', 'b'])).toBe('a, b');
+  });
+
+  it('survives a setHeader that throws (headers already sent)', async () => {
+    const e = createHttpEngine();
+    const a = await e.admit(
+      req(
+        {},
+        {
+          setHeader: () => {
+            throw new Error('ERR_HTTP_HEADERS_SENT');
+          },
+        },
+      ),
+    );
+    expect(() => e.run(a, () => markDegraded('late'))).not.toThrow();
+    expect(a.context.degraded).toEqual(['late']);
+  });
+
+  it('lets an adapter install its own onDegraded hook', async () => {
+    const e = createHttpEngine();
+    const a = await e.admit(req());
+    const hook = vi.fn();
+    a.context.onDegraded = hook;
+    e.run(a, () => markDegraded('x'));
+    expect(hook).toHaveBeenCalledWith(['x']);
+  });
+});

@@ -1,0 +1,344 @@
+/**
+ * The framework-neutral inbound engine: every decision about an incoming request (context,
+ * admission, shedding, error answers) is made here; adapters only translate.
+ */
+import { getContext, type RequestContext, runWithContext } from '../context/context.js';
+import { correlationFromHeaders, newCorrelationId } from '../context/correlation.js';
+import { formatTraceparent, traceFromHeaders } from '../context/trace.js';
+import {
+  BulwarkError,
+  DeadlineExceededError,
+  isBulwarkError,
+  RateLimitedError,
+} from '../errors/bulwark-error.js';
+import { toProblem } from '../errors/problem.js';
+import type { RateLimitState } from '../policies/options.js';
+import type { RateLimitDecision } from '../policies/rate-limit.js';
+import { rateLimitHeaders } from '../policies/rate-limit.js';
+import { type TimeoutPolicy, timeout } from '../policies/timeout.js';
+import type { Closeable, ExecuteOptions, Policy } from '../types.js';
+import { BoundedMap } from '../util/bounded-map.js';
+import { parseDuration } from '../util/duration.js';
+import { HttpAdmission, HttpRequestContext } from './admission.js';
+import { defaultKey, degradedValue, headerValue, parseCriticality, parseDeadlineHeader } from './inbound.js';
+import { type ResolvedHttpOptions, resolveHttpOptions } from './options.js';
+import type {
+  Admission,
+  HttpEngineLike,
+  HttpEngineOptions,
+  InboundRequest,
+  OutboundResponse,
+  RouteProtection,
+} from './types.js';
+
+/** Media type of every problem answer. */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+/** Longest request path echoed as a problem's `instance`. */
+const MAX_INSTANCE = 1024;
+/** Distinct route timeouts kept as policies. */
+const MAX_TIMEOUT_POLICIES = 256;
+
+/**
+ * The inbound HTTP engine adapters drive. Build it with {@link createHttpEngine}.
+ *
+ * Adapter protocol, per request: `admitFast(req)` (or `admit`) → write `admission.headers` →
+ * if `admission.rejection`, write it and stop → otherwise `run(admission, next)` → on error
+ * write `toResponse(err, req, admission.context)` → on response close call `abort()` if it did
+ * not finish, then `release()`.
+ */
+export class HttpEngine implements HttpEngineLike, Closeable {
+  /** Header marking a degraded answer. */
+  readonly degradedHeader: string;
+  /** Correlation ID response header. */
+  readonly correlationHeader: string;
+  private readonly o: ResolvedHttpOptions;
+  private readonly rlKeyOf: (req: InboundRequest) => string;
+  private readonly bhKeyOf: (req: InboundRequest) => string;
+  private readonly timeouts = new BoundedMap<number, TimeoutPolicy>(MAX_TIMEOUT_POLICIES);
+
+  constructor(options?: HttpEngineOptions) {
+    this.o = resolveHttpOptions(options);
+    this.degradedHeader = this.o.degradedHeader;
+    this.correlationHeader = this.o.correlationHeader;
+    this.rlKeyOf = this.o.rateLimitKey === undefined ? routeKeyOf : boundedKey(this.o.rateLimitKey);
+    this.bhKeyOf = this.o.bulkheadKey === undefined ? routeKeyOf : boundedKey(this.o.bulkheadKey);
+  }
+
+  /** Admits or rejects a request; always a promise (see {@link HttpEngine.admitFast} for the fast path). */
+  admit(req: InboundRequest): Promise<Admission> {
+    try {
+      const a = this.admitFast(req);
+      return a instanceof Promise ? a : Promise.resolve(a);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Like {@link HttpEngine.admit}, but returns the admission itself when no step had to wait
+   * (no bulkhead configured, no rate-limit store), saving a microtask per request. Adapters:
+   * `const a = engine.admitFast(req); const admission = a instanceof Promise ? await a : a;`
+   */
+  admitFast(req: InboundRequest): Admission | Promise<Admission> {
+    const o = this.o;
+    const reqHeaders = req.headers;
+    const correlationId = correlationFromHeaders(reqHeaders, o.correlationAccept) ?? newCorrelationId();
+    const trace = traceFromHeaders(reqHeaders);
+
+    let budget = parseDeadlineHeader(headerValue(reqHeaders, o.deadlineHeader)) ?? o.deadlineDefaultMs;
+    let spent = false;
+    let deadline: number | undefined;
+    if (budget !== undefined) {
+      if (budget <= 0) spent = true;
+      else {
+        if (o.deadlineMaxMs !== undefined && budget > o.deadlineMaxMs) budget = o.deadlineMaxMs;
+        deadline = Date.now() + budget;
+      }
+    }
+
+    const headers: Record<string, string> = {};
+    headers[o.correlationHeader] = correlationId;
+    if (o.traceResponse) headers.traceresponse = formatTraceparent(trace.traceId, trace.spanId, trace.flags);
+
+    const a = new HttpAdmission(req, headers, o.events, routeKeyOf);
+    a.context = new HttpRequestContext(
+      correlationId,
+      trace,
+      deadline,
+      parseCriticality(headerValue(reqHeaders, o.criticalityHeader)),
+      a,
+      req.setHeader,
+      o.degradedHeader,
+    );
+
+    if (spent) {
+      const err = new DeadlineExceededError({
+        message: `The request arrived with its deadline already spent (${o.deadlineHeader}: ${budget}).`,
+      });
+      a.rejection = this.toResponse(err, req, a.context);
+      return a;
+    }
+    const rl = o.rateLimit;
+    if (rl !== undefined) {
+      const key = o.rateLimitKey === undefined ? a.key : this.rlKeyOf(req);
+      const d = rl.takeSync(key);
+      if (d === undefined) return rl.take(key).then((dd) => this.afterRateLimit(a, key, dd));
+      return this.afterRateLimit(a, key, d);
+    }
+    return this.acquire(a);
+  }
+
+  private afterRateLimit(
+    a: HttpAdmission,
+    key: string,
+    d: RateLimitDecision,
+  ): HttpAdmission | Promise<HttpAdmission> {
+    const state: RateLimitState = {
+      limit: d.limit,
+      remaining: d.remaining,
+      resetMs: d.resetMs,
+      windowMs: d.windowMs,
+    };
+    Object.assign(a.headers, rateLimitHeaders(state, this.o.rateLimitName));
+    if (!d.allowed) {
+      const err = new RateLimitedError({
+        message: `Rate limit of ${d.limit} per ${d.windowMs} ms exceeded for key "${key}".`,
+        policy: this.o.rateLimit?.name,
+        retryAfterMs: d.retryAfterMs ?? d.resetMs,
+        rateLimit: state,
+      });
+      a.rejection = this.toResponse(err, a.req, a.context);
+      return a;
+    }
+    return this.acquire(a);
+  }
+
+  private acquire(a: HttpAdmission): HttpAdmission | Promise<HttpAdmission> {
+    const bh = this.o.bulkhead;
+    if (bh === undefined) return a;
+    // Nobody can call abort() before admit returns, so the signal matters in the queue only
+    // when a deadline could fire; creating it otherwise would cost a controller per request.
+    const signal = a.context.deadline === undefined ? undefined : a.signal;
+    const key = this.o.bulkheadKey === undefined ? a.key : this.bhKeyOf(a.req);
+    return bh.acquire(key, signal).then(
+      (release) => {
+        a.slot = release;
+        if (a.isReleased) release();
+        return a;
+      },
+      (err: unknown) => {
+        a.rejection = this.toResponse(err, a.req, a.context);
+        return a;
+      },
+    );
+  }
+
+  /** Runs `fn` inside the admission's request context. */
+  run<T>(admission: Admission, fn: () => T): T {
+    return runWithContext(admission.context, fn);
+  }
+
+  /**
+   * Runs a route handler under its protection. Order, outermost first: route timeout → policy →
+   * handler. The handler's signal aborts on client disconnect, deadline and route timeout; when
+   * the route timeout fires, the request's own signal aborts too (the request is over).
+   */
+  protect<T>(
+    admission: Admission,
+    protection: RouteProtection,
+    handler: (signal: AbortSignal) => Promise<T> | T,
+  ): Promise<T> {
+    if (getContext() !== admission.context) {
+      return runWithContext(admission.context, () => this.protect(admission, protection, handler));
+    }
+    let policy: Policy | undefined;
+    let route: TimeoutPolicy | undefined;
+    try {
+      policy = this.policyOf(protection?.policy);
+      route = protection?.timeout === undefined ? undefined : this.timeoutOf(protection.timeout);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const signal = admission.signal;
+    const options: ExecuteOptions = {
+      signal,
+      key: admission instanceof HttpAdmission ? admission.key : undefined,
+      deadline: admission.context.deadline,
+    };
+    const inner = policy;
+    const call =
+      inner === undefined ? handler : (s: AbortSignal) => inner.execute(handler, { ...options, signal: s });
+    if (route === undefined) {
+      if (inner === undefined) return invoke(handler, signal);
+      return inner.execute(handler, options);
+    }
+    let routeSignal: AbortSignal | undefined;
+    return route
+      .execute((s) => {
+        routeSignal = s;
+        return call(s);
+      }, options)
+      .catch((err: unknown) => {
+        // The route timeout (not the request's own abort) ended it: end the request's signal too,
+        // so work started from getContext().signal stops as well.
+        if (routeSignal?.aborted && routeSignal.reason === err && !signal.aborted)
+          abortAdmission(admission, err);
+        throw err;
+      });
+  }
+
+  /** Turns any error into a problem answer for `req`. */
+  toResponse(error: unknown, req: InboundRequest, context?: RequestContext): OutboundResponse {
+    const o = this.o;
+    const ctx = context ?? getContext();
+    const correlationId =
+      ctx?.correlationId ?? correlationFromHeaders(req.headers, o.correlationAccept) ?? newCorrelationId();
+    const path = typeof req.path === 'string' ? req.path.slice(0, MAX_INSTANCE) : undefined;
+    const body = toProblem(error, {
+      production: o.production,
+      instance: path,
+      correlationId,
+      typeBase: o.problemTypeBase,
+    });
+    const headers: Record<string, string> = {
+      'Content-Type': PROBLEM_CONTENT_TYPE,
+      'Cache-Control': 'no-store',
+    };
+    headers[o.correlationHeader] = correlationId;
+    if (body.retryAfter !== undefined) headers['Retry-After'] = String(body.retryAfter);
+    const state = isBulwarkError(error) ? (error as { rateLimit?: RateLimitState }).rateLimit : undefined;
+    if (state !== undefined) Object.assign(headers, rateLimitHeaders(state, o.rateLimitName));
+    if (ctx !== undefined && ctx.degraded.length > 0) headers[o.degradedHeader] = degradedValue(ctx.degraded);
+    return { status: body.status, headers, body: req.method === 'HEAD' ? undefined : body };
+  }
+
+  /** The degraded header's value for `reasons` (header-safe, joined by ', '). */
+  degradedValue(reasons: readonly string[]): string {
+    return degradedValue(reasons);
+  }
+
+  /** Closes the engine's bulkhead (rejecting queued requests) and rate limiter. */
+  close(): void {
+    this.o.bulkhead?.close();
+    this.o.rateLimit?.close();
+  }
+
+  private policyOf(p: RouteProtection['policy']): Policy | undefined {
+    if (p === undefined) return undefined;
+    if (typeof p !== 'string') {
+      if (typeof p === 'object' && p !== null && typeof p.execute === 'function') return p;
+      throw new TypeError(
+        `Expected \`protection.policy\` to be a policy name or a Policy; got ${String(p)}.`,
+      );
+    }
+    const resolve = this.o.resolvePolicy;
+    if (resolve === undefined) {
+      throw new BulwarkError('UNKNOWN_POLICY', {
+        message: `Cannot resolve policy "${p}": this engine has no registry (pass resolvePolicy, or use createBulwark).`,
+        policy: p,
+      });
+    }
+    let found: Policy | undefined;
+    try {
+      found = resolve(p);
+    } catch (e) {
+      if (isBulwarkError(e)) throw e;
+      throw new BulwarkError('UNKNOWN_POLICY', { message: `No policy named "${p}".`, policy: p, cause: e });
+    }
+    if (found === undefined || found === null || typeof found.execute !== 'function') {
+      throw new BulwarkError('UNKNOWN_POLICY', { message: `No policy named "${p}".`, policy: p });
+    }
+    return found;
+  }
+
+  private timeoutOf(value: number | string): TimeoutPolicy {
+    const ms = parseDuration(value);
+    if (ms === undefined || ms <= 0) {
+      throw new TypeError(
+        `Expected \`protection.timeout\` to be a positive number of ms or a duration like '2s'; got ${JSON.stringify(value)}.`,
+      );
+    }
+    let t = this.timeouts.get(ms);
+    if (t === undefined) {
+      t = timeout({ timeout: ms, kind: 'total', name: 'route-timeout', events: this.o.events });
+      this.timeouts.set(ms, t);
+    }
+    return t;
+  }
+}
+
+function routeKeyOf(req: InboundRequest): string {
+  return defaultKey(req.method, req.path, req.routeKey);
+}
+
+/** Wraps a user key function so its result is always a bounded string. */
+function boundedKey(fn: (req: InboundRequest) => string): (req: InboundRequest) => string {
+  return (req) => {
+    const k = fn(req);
+    if (typeof k !== 'string') return routeKeyOf(req);
+    return defaultKey('', '', k);
+  };
+}
+
+function abortAdmission(admission: Admission, err: unknown): void {
+  if (admission instanceof HttpAdmission && err instanceof Error) admission.abortWith(err);
+  else admission.abort(err);
+}
+
+function invoke<T>(handler: (signal: AbortSignal) => Promise<T> | T, signal: AbortSignal): Promise<T> {
+  try {
+    return Promise.resolve(handler(signal));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * Creates the inbound HTTP engine (validating `options` once; a TypeError names a bad key).
+ * @example
+ * const engine = createHttpEngine({ bulkhead: { maxConcurrent: 100 }, deadline: { max: '30s' } });
+ * const admission = await engine.admit({ method: 'GET', path: '/x', headers: req.headers });
+ */
+export function createHttpEngine(options?: HttpEngineOptions): HttpEngine {
+  return new HttpEngine(options);
+}

@@ -3,7 +3,6 @@ import {
   type Bulwark,
   type BulwarkConfig,
   createBulwark,
-  type HttpEngineLike,
   type InboundRequest,
   markDegraded,
   type OutboundResponse,
@@ -36,14 +35,15 @@ const PROBLEM_JSON = 'application/problem+json';
  */
 export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa {
   const core = isBulwark(coreOrConfig) ? coreOrConfig : createBulwark(coreOrConfig);
-  const engine: HttpEngineLike = core.http;
+  const engine = core.http;
   // Keyed by ctx, so protect() finds the admission without exposing it on ctx.state.
   const admissions = new WeakMap<Context, Admission>();
 
   /** Admits the request, then runs `inner` in its context and answers whatever it throws. */
   async function admitThen(ctx: Context, inner: () => Promise<unknown>): Promise<void> {
     const inbound = toInbound(ctx);
-    const admission = await engine.admit(inbound);
+    const pending = engine.admitFast(inbound);
+    const admission = pending instanceof Promise ? await pending : pending; // skips a tick when nothing waited
     const { res } = ctx;
     const ended = () => {
       if (!res.writableFinished) admission.abort(); // closed before the answer was written: the client left
@@ -57,19 +57,22 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
 
     const { context } = admission;
     context.onDegraded = (reasons) => {
-      if (!ctx.headerSent) ctx.set(engine.degradedHeader, reasons.join(', '));
+      if (!ctx.headerSent) ctx.set(engine.degradedHeader, engine.degradedValue(reasons));
     };
     ctx.state.bulwark = {
       correlationId: context.correlationId,
       traceId: context.trace.traceId,
       spanId: context.trace.spanId,
       deadline: context.deadline,
-      signal: admission.signal,
+      // A getter: the engine creates the AbortController (and deadline timer) only when asked.
+      get signal() {
+        return admission.signal;
+      },
       context,
       degrade: (reason) => engine.run(admission, () => markDegraded(reason)),
     };
     admissions.set(ctx, admission);
-    const upstreamHeaders = new Set(res.getHeaderNames());
+    const upstreamHeaders = res.getHeaderNames();
     try {
       await engine.run(admission, inner);
     } catch (err) {
@@ -79,8 +82,7 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
       if (out.status >= 500) ctx.app.emit('error', asError(err), ctx);
       // Like Koa's onerror: drop headers meant for the failed answer (but keep upstream ones, e.g. CORS),
       // then apply the error's own `headers` (http-errors convention) before the engine's.
-      for (const name of res.getHeaderNames()) if (!upstreamHeaders.has(name)) res.removeHeader(name);
-      ctx.set(admission.headers);
+      for (const name of res.getHeaderNames()) if (!upstreamHeaders.includes(name)) res.removeHeader(name);
       ctx.set(errorHeaders(err));
       send(ctx, out);
     }

@@ -214,7 +214,9 @@ const policiesCheck: Check = (v, p, out) => {
 };
 
 const httpKeyed = (fields: Record<string, Check>, required: string[] = []) =>
-  falseOr(shape({ ...fields, key: func }, { required, reserved: SECTION_RESERVED }));
+  falseOr(
+    shape({ ...fields, name: text, key: func }, { required, reserved: { events: SECTION_RESERVED.events } }),
+  );
 
 const httpCheck = shape(
   {
@@ -225,6 +227,8 @@ const httpCheck = shape(
     production: boolean,
     problemTypeBase: text,
     degradedHeader: headerName,
+    criticalityHeader: headerName,
+    traceResponse: boolean,
   },
   {
     reserved: {

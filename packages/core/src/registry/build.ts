@@ -1,0 +1,69 @@
+/**
+ * Builds one named policy from its validated config, in the standard order (outermost first):
+ * fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout → bulkhead.
+ */
+import { pipeline } from '../pipeline.js';
+import { bulkhead } from '../policies/bulkhead.js';
+import { type CircuitBreakerPolicy, circuitBreaker } from '../policies/circuit-breaker.js';
+import { fallback } from '../policies/fallback.js';
+import type { FallbackOptions } from '../policies/options.js';
+import { rateLimit } from '../policies/rate-limit.js';
+import { retry } from '../policies/retry.js';
+import { timeout } from '../policies/timeout.js';
+import type { Store } from '../stores/store.js';
+import type { EventStream } from '../telemetry/events.js';
+import type { Policy } from '../types.js';
+import type { FallbackConfig, PolicyConfig } from './config.js';
+
+/** What every part of a built policy shares. */
+export interface BuildContext {
+  /** The stream every part reports to. */
+  events: EventStream;
+  /** A store supplied by the user, shared by breakers and rate limits that set none of their own. */
+  store?: Store;
+}
+
+/** A built policy and the parts the registry needs to reach. */
+export interface BuiltPolicy {
+  /** The composed pipeline, named after the policy. */
+  policy: Policy;
+  /** The circuit breaker inside it, if any. */
+  breaker?: CircuitBreakerPolicy;
+  /** Every part, outermost first, for `close()`. */
+  parts: Policy[];
+}
+
+/** Turns the config forms of a fallback (function, `{ value }`, options) into fallback options. */
+export function fallbackOptions(config: FallbackConfig): FallbackOptions {
+  if (typeof config === 'function') return { fallback: config };
+  if ('value' in config) {
+    const { value, ...rest } = config;
+    return { ...rest, fallback: { value } };
+  }
+  return { ...config };
+}
+
+/** Builds the pipeline for `name` from a validated config; the config is only read. */
+export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContext): BuiltPolicy {
+  const common = { name, events: ctx.events };
+  const shared = ctx.store ? { store: ctx.store } : {};
+  const parts: Policy[] = [];
+  let breaker: CircuitBreakerPolicy | undefined;
+  if (config.fallback) parts.push(fallback({ ...fallbackOptions(config.fallback), ...common }));
+  if (config.rateLimit) parts.push(rateLimit({ ...shared, ...config.rateLimit, ...common }));
+  if (config.timeout !== undefined && config.timeout !== false)
+    parts.push(timeout({ timeout: config.timeout, kind: 'total', ...common }));
+  if (config.retry) parts.push(retry({ ...config.retry, ...common }));
+  if (config.circuitBreaker) {
+    const options = config.circuitBreaker === true ? {} : config.circuitBreaker;
+    breaker = circuitBreaker({ ...shared, ...options, ...common });
+    parts.push(breaker);
+  }
+  if (config.attemptTimeout !== undefined && config.attemptTimeout !== false)
+    parts.push(timeout({ timeout: config.attemptTimeout, kind: 'attempt', ...common }));
+  if (config.bulkhead) parts.push(bulkhead({ ...config.bulkhead, ...common }));
+  const composed = pipeline(...parts);
+  const policy: Policy =
+    composed.name === name ? composed : { name, execute: (fn, options) => composed.execute(fn, options) };
+  return breaker ? { policy, breaker, parts } : { policy, parts };
+}

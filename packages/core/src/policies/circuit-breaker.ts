@@ -186,33 +186,43 @@ class KeyedCircuitBreaker implements CircuitBreakerPolicy {
   }
 
   private applyOverride(key: string | undefined, ov: BreakerOverride, publish: boolean): void {
-    const was =
-      key === undefined ? (this.globalOverride === 'force-open' ? 'open' : undefined) : this.state(key);
+    const keys = key === undefined ? [...this.entries.entries()].map(([k]) => k) : [key];
+    const before = keys.map((k) => this.state(k));
     if (key === undefined) {
       this.globalOverride = ov;
       this.keyOverrides.clear();
     } else if (ov === 'none') this.keyOverrides.delete(key);
     else this.keyOverrides.set(key, ov);
     if (ov === 'none' || ov === 'force-closed') {
-      if (key === undefined) for (const [, e] of this.entries.entries()) this.closeEntry(e, undefined);
-      else {
-        const e = this.entries.peek(key);
+      for (const k of keys) {
+        const e = this.entries.peek(k);
         if (e) this.closeEntry(e, undefined);
       }
     }
     if (publish) this.sync?.publishOverride(key, ov);
-    if (ov === 'force-open' && was !== 'open') {
-      const s = key === undefined ? undefined : this.stats(key);
+    keys.forEach((k, i) => this.emitForced(k, before[i], this.state(k), ov));
+  }
+
+  /** Emits the event of a transition caused by an override, one per key whose state changed. */
+  private emitForced(
+    key: string,
+    was: CircuitState | undefined,
+    now: CircuitState,
+    ov: BreakerOverride,
+  ): void {
+    if (was === now) return;
+    if (now === 'open') {
+      const s = this.stats(key);
       this.emit({
         type: 'breaker.opened',
         key,
-        failures: s?.failures ?? 0,
-        errorRate: s?.errorRate ?? 0,
+        failures: s.failures,
+        errorRate: s.errorRate,
         reason: 'forced',
       });
-    } else if ((ov === 'none' || ov === 'force-closed') && was !== 'closed') {
+    } else if (now === 'closed')
       this.emit({ type: 'breaker.closed', key, reason: ov === 'none' ? 'reset' : 'forced' });
-    }
+    else this.emit({ type: 'breaker.half-open', key });
   }
 
   /** Runs `fn` outside opossum's state machine, recording its outcome in the window. */

@@ -23,6 +23,6 @@ export * from './pipeline.js';
 export { type BreakerControl, type Bulwark, createBulwark } from './registry/bulwark.js';
 export type { BulwarkConfig, FallbackConfig, HttpConfig, PolicyConfig } from './registry/config.js';
 export { configIssues, validateConfig, validatePolicyConfig } from './registry/validate.js';
-export { CONFIG_FILE_VAR, configFromEnv, ENV_PREFIX, type Env, envPath, envVarFor, parseEnvValue } from './registry/env.js';
+export { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor, parseEnvValue } from './registry/env.js';
 export { configFromYaml, configFromYamlFile } from './registry/yaml.js';
 export type { ConfigSources } from './registry/sources.js';

@@ -6,6 +6,7 @@ import {
   createBulwark,
   getContext,
   type RequestContext,
+  sleep,
 } from '@bulwark/core';
 import Koa, { type Middleware } from 'koa';
 import request from 'supertest';
@@ -226,12 +227,13 @@ describe('middleware', () => {
     const abortSeen = new Promise<void>((r) => {
       sawAbort = r;
     });
-    const { app } = makeApp(
+    const { app, errors } = makeApp(
       {
         'GET /hang': async (ctx) => {
           signal = ctx.state.bulwark.signal;
           await aborted(signal);
           sawAbort();
+          throw signal.reason; // a cancellation, not a server error: not emitted
         },
         'GET /ok': (ctx) => {
           ctx.body = 'ok';
@@ -251,10 +253,64 @@ describe('middleware', () => {
       expect(signal.aborted).toBe(true);
       await new Promise((r) => setImmediate(r)); // let 'close' run release()
       expect((await fetch(`${base}/ok`)).status).toBe(200);
+      expect(errors).toEqual([]);
     } finally {
       server.closeAllConnections();
       server.close();
     }
+  });
+
+  it('rate limits with RateLimit headers, and sends no body for a HEAD rejection', async () => {
+    let runs = 0;
+    const hit: Middleware = (ctx) => {
+      runs++;
+      ctx.body = 'ok';
+    };
+    const { agent } = makeApp(
+      { 'GET /r': hit, 'HEAD /r': hit },
+      { http: { rateLimit: { limit: 1, interval: '1m', key: () => 'all' } } },
+    );
+    expect((await agent.get('/r')).status).toBe(200);
+    const limited = await agent.head('/r');
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect(Object.keys(limited.headers).some((h) => h.startsWith('ratelimit'))).toBe(true);
+    expect(limited.text ?? '').toBe('');
+    const body = await agent.get('/r');
+    expect(body.status).toBe(429);
+    expect(body.body.code).toBe('RATE_LIMITED');
+    expect(runs).toBe(1);
+  });
+
+  it('rejects a spent deadline and aborts the signal when the deadline passes', async () => {
+    let runs = 0;
+    const { agent } = makeApp({
+      'GET /slow': async (ctx) => {
+        runs++;
+        await sleep(5_000, ctx.state.bulwark.signal);
+        ctx.body = 'late';
+      },
+    });
+    const spent = await agent.get('/slow').set('x-deadline-ms', '0');
+    expect(spent.status).toBe(504);
+    expect(runs).toBe(0);
+    const passed = await agent.get('/slow').set('x-deadline-ms', '50');
+    expect(passed.status).toBe(504);
+    expect(passed.body.code).toBe('DEADLINE_EXCEEDED');
+    expect(runs).toBe(1);
+  });
+
+  it('reports an error after the headers were sent and cuts the response', async () => {
+    const { agent, errors } = makeApp({
+      'GET /stream': (ctx) => {
+        ctx.status = 200;
+        ctx.res.flushHeaders();
+        throw new Error('mid-stream');
+      },
+    });
+    await agent.get('/stream').catch(() => undefined);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as Error).message).toBe('mid-stream');
   });
 
   it('admits once when mounted twice', async () => {

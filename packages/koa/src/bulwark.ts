@@ -76,7 +76,13 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
     try {
       await engine.run(admission, inner);
     } catch (err) {
-      if (ctx.headerSent || !ctx.writable) throw err; // too late to answer; Koa's onerror reports it
+      if (ctx.headerSent) {
+        // Too late to answer. Koa's onerror would report it and leave the response hanging (holding
+        // the bulkhead slot until the client gives up); report it and cut the response instead.
+        ctx.app.emit('error', asError(err), ctx);
+        res.destroy();
+        return;
+      }
       const out = engine.toResponse(err, inbound, context);
       // Handled here, so Koa's onerror never sees it: emit server errors so the app's listener logs them.
       if (out.status >= 500) ctx.app.emit('error', asError(err), ctx);

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Admission, Bulwark, InboundRequest, OutboundResponse } from '@bulwark/core';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import { BULWARK } from './bulwark.constants.js';
-import { callFrames } from './bulwark.signal.js';
 
 /** What the middleware remembers about an admitted request, for the exception filter. */
 export interface AdmittedRequest {
@@ -17,19 +16,22 @@ export const admitted = new WeakMap<object, AdmittedRequest>();
 
 type RawRequest = IncomingMessage & { originalUrl?: string; raw?: IncomingMessage };
 
-/** Describes a raw Node request (Express or Fastify underneath) for the engine. */
-export function toInbound(req: RawRequest): InboundRequest {
+/** Describes a raw Node request (Express or Fastify underneath) for the engine; `res` receives late headers (degraded). */
+export function toInbound(req: RawRequest, res?: ServerResponse): InboundRequest {
   const url = req.originalUrl ?? req.url ?? '/';
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   const method = req.method ?? 'GET';
-  return {
+  const inbound: InboundRequest = {
     method,
     path,
     routeKey: `${method} ${path}`,
     headers: req.headers,
     remoteAddress: req.socket?.remoteAddress,
   };
+  // The engine writes the degraded header through this the moment an answer is marked degraded.
+  if (res) inbound.setHeader = (name, value) => void (res.headersSent || res.setHeader(name, value));
+  return inbound;
 }
 
 /** Writes a complete engine response (rejections and problems) on a raw Node response. */
@@ -51,7 +53,7 @@ export class BulwarkMiddleware implements NestMiddleware {
   async use(req: RawRequest, res: ServerResponse, next: (error?: unknown) => void): Promise<void> {
     if (admitted.has(req)) return next();
     const engine = this.bulwark.http;
-    const inbound = toInbound(req);
+    const inbound = toInbound(req, res);
     const admission = await engine.admit(inbound);
     for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
     res.once('finish', () => admission.release());
@@ -61,9 +63,6 @@ export class BulwarkMiddleware implements NestMiddleware {
     });
     if (admission.rejection) return writeRaw(res, inbound.method, admission.rejection);
     admitted.set(req, { admission, inbound });
-    admission.context.onDegraded = (reasons) => {
-      if (!res.headersSent) res.setHeader(engine.degradedHeader, reasons.join(', '));
-    };
-    callFrames.run({ args: [], signal: admission.signal }, () => engine.run(admission, () => next()));
+    engine.run(admission, () => next());
   }
 }

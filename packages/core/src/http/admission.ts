@@ -130,11 +130,6 @@ export class HttpAdmission implements Admission {
     slot?.();
   }
 
-  /** Whether {@link release} was called. */
-  get isReleased(): boolean {
-    return this.released;
-  }
-
   private armDeadline(): void {
     const deadline = this.context.deadline;
     if (deadline === undefined) return;

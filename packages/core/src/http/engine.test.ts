@@ -1,17 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { getContext, markDegraded } from '../context/context.js';
-import {
-  BulkheadFullError,
-  BulwarkError,
-  CancelledError,
-  DeadlineExceededError,
-  isCancelledError,
-  isDeadlineExceededError,
-  isTimeoutError,
-} from '../errors/bulwark-error.js';
+import { CancelledError, isCancelledError, isDeadlineExceededError } from '../errors/bulwark-error.js';
 import { EventStream } from '../telemetry/events.js';
-import type { Policy } from '../types.js';
-import { createHttpEngine, HttpEngine } from './engine.js';
+import { createHttpEngine } from './engine.js';
 import type { Admission, InboundRequest } from './types.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -127,8 +118,14 @@ describe('admit: deadline', () => {
     ).toBeUndefined();
   });
 
-  it.each([['0'], ['-5']])('rejects a spent deadline (%s) at once with 504', async (v) => {
-    const a = await createHttpEngine({ bulkhead: { maxConcurrent: 1 } }).admit(req({ 'x-deadline-ms': v }));
+  it.each([
+    ['0', false],
+    ['-5', false],
+    ['0', true],
+  ])('rejects a spent deadline (%s, bulkhead %s) at once with 504', async (v, withBulkhead) => {
+    const e = createHttpEngine(withBulkhead ? { bulkhead: { maxConcurrent: 1 } } : {});
+    const a = e.admitFast(req({ 'x-deadline-ms': v })) as Admission;
+    expect(a).not.toBeInstanceOf(Promise);
     expect(a.rejection?.status).toBe(504);
     expect(a.rejection?.body?.code).toBe('DEADLINE_EXCEEDED');
     expect(a.rejection?.headers['x-request-id']).toBe(a.context.correlationId);

@@ -163,7 +163,6 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     return bh.acquire(key, signal).then(
       (release) => {
         a.slot = release;
-        if (a.isReleased) release();
         return a;
       },
       (err: unknown) => {

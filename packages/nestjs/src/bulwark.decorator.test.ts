@@ -75,6 +75,12 @@ class PaymentsService {
     throw transient();
   }
 
+  @Retry({ maxAttempts: 2, initialDelay: 1 })
+  async inner() {
+    calls.sawSignal = currentSignal();
+    return untilAborted(currentSignal());
+  }
+
   @UsePolicy('payments-api')
   async named() {
     calls.named++;
@@ -105,6 +111,12 @@ class ShopController {
   @Get('named')
   async named() {
     return { value: await this.payments.named() };
+  }
+
+  @Get('nested')
+  @Timeout(30)
+  nested() {
+    return this.payments.inner();
   }
 
   @Get('slow')
@@ -201,6 +213,12 @@ describe('decorators on controller handlers', () => {
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
     expect(res.headers['x-request-id']).toBe('slow-1');
     expect(res.body).toMatchObject({ status: 504, code: 'TIMEOUT', correlationId: 'slow-1' });
+  });
+
+  it("a handler's @Timeout aborts the signal of the service methods it calls", async () => {
+    const res = await request((await start()).getHttpServer()).get('/nested');
+    expect(res.status).toBe(504);
+    expect(calls.sawSignal?.aborted).toBe(true);
   });
 
   it('keeps Nest route metadata (@HttpCode) on the wrapped handler', async () => {

@@ -16,7 +16,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BULWARK } from './bulwark.constants.js';
-import { CircuitBreaker, Fallback, UsePolicy } from './bulwark.decorator.js';
+import { CircuitBreaker, Fallback, Retry, UsePolicy } from './bulwark.decorator.js';
 import { BulwarkModule } from './bulwark.module.js';
 
 let app: INestApplication | undefined;
@@ -192,6 +192,14 @@ describe('misconfiguration fails at start', () => {
       recover(_error: unknown, _x: number, _extra: string) {}
     }
     expect(await startFails(S)).toMatch(/declares 3 parameters but receives at most 2/);
+  });
+
+  it('refuses the same decorator twice on one method', async () => {
+    @Injectable()
+    class S {
+      @Retry() @Retry({ maxAttempts: 5 }) twice() {}
+    }
+    expect(await startFails(S)).toMatch(/S\.twice: more than one @Retry/);
   });
 
   it('wraps service methods in an application context without HTTP too', async () => {

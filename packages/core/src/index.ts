@@ -26,3 +26,10 @@ export { configIssues, validateConfig, validatePolicyConfig } from './registry/v
 export { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor, parseEnvValue } from './registry/env.js';
 export { configFromYaml, configFromYamlFile } from './registry/yaml.js';
 export type { ConfigSources } from './registry/sources.js';
+export {
+  type CircuitBreakerPolicy,
+  type CircuitState,
+  type CircuitStats,
+  circuitBreaker,
+  defaultIsFailure,
+} from './policies/circuit-breaker.js';

@@ -200,7 +200,10 @@ class KeyedCircuitBreaker implements CircuitBreakerPolicy {
       }
     }
     if (publish) this.sync?.publishOverride(key, ov);
-    keys.forEach((k, i) => this.emitForced(k, before[i], this.state(k), ov));
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      this.emitForced(k, before[i], this.state(k), ov);
+    }
   }
 
   /** Emits the event of a transition caused by an override, one per key whose state changed. */

@@ -9,7 +9,7 @@ import {
   isTimeoutError,
   RateLimitedError,
 } from '../errors/bulwark-error.js';
-import type { Operation, Policy } from '../types.js';
+import type { ExecuteOptions, Operation, Policy } from '../types.js';
 import { createHttpEngine, HttpEngine } from './engine.js';
 import type { Admission, InboundRequest } from './types.js';
 
@@ -31,7 +31,7 @@ function recordingPolicy(name = 'rec') {
   const calls: Array<{ key?: string; deadline?: number }> = [];
   const policy: Policy = {
     name,
-    execute<T>(fn: Operation<T>, options = {}) {
+    execute<T>(fn: Operation<T>, options: ExecuteOptions = {}) {
       calls.push({ key: options.key, deadline: options.deadline });
       return Promise.resolve(fn(options.signal ?? new AbortController().signal, 1));
     },

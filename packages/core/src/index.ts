@@ -33,3 +33,7 @@ export {
   circuitBreaker,
   defaultIsFailure,
 } from './policies/circuit-breaker.js';
+export * from './context/correlation.js';
+export * from './context/trace.js';
+export * from './errors/problem.js';
+export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';

@@ -1,3 +1,7 @@
+/**
+ * The Koa adapter: turns `ctx` into an InboundRequest, hands it to core's HTTP engine, and writes
+ * the engine's decisions back onto `ctx`. It decides nothing itself (see DESIGN.md, the one rule).
+ */
 import {
   type Admission,
   type Bulwark,
@@ -6,6 +10,7 @@ import {
   type InboundRequest,
   markDegraded,
   type OutboundResponse,
+  PROBLEM_CONTENT_TYPE,
   type RouteProtection,
 } from '@bulwark/core';
 import type { Context, Middleware } from 'koa';
@@ -17,14 +22,12 @@ export type ProtectedHandler<T = unknown> = (ctx: Context, signal: AbortSignal) 
 /** What {@link bulwark} returns: the Koa middleware, a route wrapper and the core it drives. */
 export interface BulwarkKoa {
   /** Admits or sheds each request, sets `ctx.state.bulwark`, and answers errors as problem+json. Mount it first. */
-  middleware: Middleware;
+  readonly middleware: Middleware;
   /** Wraps a route handler in a named policy, an inline policy or a timeout; a returned value becomes `ctx.body`. */
   protect<T>(protection: RouteProtection, handler: ProtectedHandler<T>): Middleware;
   /** The Bulwark core (registry, policies, engine); close it on shutdown. */
-  core: Bulwark;
+  readonly core: Bulwark;
 }
-
-const PROBLEM_JSON = 'application/problem+json';
 
 /**
  * Koa middleware for Bulwark, from a core built with `createBulwark` or from its config.
@@ -134,7 +137,7 @@ function send(ctx: Context, out: OutboundResponse): void {
     ctx.body = null; // explicit: no body (HEAD), and drops whatever a handler set before failing
   } else {
     ctx.body = out.body;
-    ctx.type = PROBLEM_JSON;
+    ctx.type = PROBLEM_CONTENT_TYPE;
   }
   ctx.status = out.status; // after the body: a null body would otherwise turn the status into 204
   ctx.set(out.headers);

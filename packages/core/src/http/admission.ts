@@ -4,6 +4,7 @@
  * when someone asks for the signal (most fast handlers never do).
  */
 import type { Criticality, RequestContext, TraceContext } from '../context/context.js';
+import { traceFromHeaders } from '../context/trace.js';
 import { CancelledError, DeadlineExceededError } from '../errors/bulwark-error.js';
 import type { EventStream } from '../telemetry/events.js';
 import { degradedValue } from './inbound.js';
@@ -18,12 +19,11 @@ export class HttpRequestContext implements RequestContext {
   readonly degraded: string[] = [];
   /** Set by an adapter that prefers its own hook to `InboundRequest.setHeader`. */
   onDegraded?: (reasons: readonly string[]) => void;
+  private traceContext: TraceContext | undefined;
 
   constructor(
     /** Validated correlation ID. */
     readonly correlationId: string,
-    /** W3C trace context. */
-    readonly trace: TraceContext,
     /** Absolute deadline (epoch ms). */
     readonly deadline: number | undefined,
     /** Criticality. */
@@ -43,6 +43,17 @@ export class HttpRequestContext implements RequestContext {
         }
       };
     }
+  }
+
+  /** W3C trace context, parsed from the request on first read (many requests never need it). */
+  get trace(): TraceContext {
+    if (this.traceContext === undefined) this.traceContext = traceFromHeaders(this.admission.req.headers);
+    return this.traceContext;
+  }
+
+  /** Replaces the trace context (e.g. by a tracer that started its own span). */
+  set trace(value: TraceContext) {
+    this.traceContext = value;
   }
 
   /** Aborted on client disconnect, deadline or route timeout (created on first read). */

@@ -60,6 +60,18 @@ describe('admit: context', () => {
     expect(a.context.trace.flags).toBe(0);
   });
 
+  it('parses the trace once, on first read, and lets a tracer replace it', async () => {
+    const headers: InboundRequest['headers'] = { traceparent: `00-${TRACE}-${PARENT}-01` };
+    const a = await createHttpEngine().admit(req(headers));
+    headers.traceparent = undefined; // proves the parse happens on first read, not at admit
+    const first = a.context.trace;
+    expect(first.traceId).not.toBe(TRACE);
+    expect(a.context.trace).toBe(first);
+    const own = { traceId: TRACE, spanId: PARENT, flags: 1 };
+    a.context.trace = own;
+    expect(a.context.trace).toBe(own);
+  });
+
   it('adds traceresponse only when asked', async () => {
     const a = await createHttpEngine({ traceResponse: true }).admit(
       req({ traceparent: `00-${TRACE}-${PARENT}-01` }),

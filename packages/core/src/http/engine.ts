@@ -4,7 +4,7 @@
  */
 import { getContext, type RequestContext, runWithContext } from '../context/context.js';
 import { correlationFromHeaders, newCorrelationId } from '../context/correlation.js';
-import { formatTraceparent, traceFromHeaders } from '../context/trace.js';
+import { formatTraceparent } from '../context/trace.js';
 import {
   BulwarkError,
   DeadlineExceededError,
@@ -83,7 +83,6 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const o = this.o;
     const reqHeaders = req.headers;
     const correlationId = correlationFromHeaders(reqHeaders, o.correlationAccept) ?? newCorrelationId();
-    const trace = traceFromHeaders(reqHeaders);
 
     let budget = parseDeadlineHeader(headerValue(reqHeaders, o.deadlineHeader)) ?? o.deadlineDefaultMs;
     let spent = false;
@@ -98,18 +97,21 @@ export class HttpEngine implements HttpEngineLike, Closeable {
 
     const headers: Record<string, string> = {};
     headers[o.correlationHeader] = correlationId;
-    if (o.traceResponse) headers.traceresponse = formatTraceparent(trace.traceId, trace.spanId, trace.flags);
 
     const a = new HttpAdmission(req, headers, o.events, routeKeyOf);
     a.context = new HttpRequestContext(
       correlationId,
-      trace,
       deadline,
       parseCriticality(headerValue(reqHeaders, o.criticalityHeader)),
       a,
       req.setHeader,
       o.degradedHeader,
     );
+
+    if (o.traceResponse) {
+      const t = a.context.trace;
+      headers.traceresponse = formatTraceparent(t.traceId, t.spanId, t.flags);
+    }
 
     if (spent) {
       const err = new DeadlineExceededError({

@@ -64,10 +64,15 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
     };
     ctx.state.bulwark = {
       correlationId: context.correlationId,
-      traceId: context.trace.traceId,
-      spanId: context.trace.spanId,
       deadline: context.deadline,
-      // A getter: the engine creates the AbortController (and deadline timer) only when asked.
+      // Getters: the engine builds the trace context and the AbortController (with its deadline
+      // timer) only when someone reads them, and most handlers never do.
+      get traceId() {
+        return context.trace.traceId;
+      },
+      get spanId() {
+        return context.trace.spanId;
+      },
       get signal() {
         return admission.signal;
       },

@@ -146,7 +146,7 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
       const { app } = await start();
       // Node's strict parser answers 400 itself for most control bytes; a lenient parser (as
       // behind a lax proxy) lets them reach the app, which is what this case is about.
-      app.server.insecureHTTPParser = true;
+      (app.server as Server & { insecureHTTPParser?: boolean }).insecureHTTPParser = true;
       const res = await raw(app.server, [`X-Request-Id: ${id}`]);
       expect(res.status).toBe(200);
       expect(res.headers['x-request-id']).toMatch(ID);

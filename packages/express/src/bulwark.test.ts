@@ -233,7 +233,8 @@ describe('protect()', () => {
       express4(
         bw.protect({}, async () => {
           await Promise.resolve();
-          throw Object.assign(new Error('nope'), { status: 502 });
+          // Shaped like http-errors (status + expose), so the engine keeps its status.
+          throw Object.assign(new Error('taken'), { status: 409, expose: true });
         }),
       ),
     );
@@ -249,7 +250,7 @@ describe('protect()', () => {
     );
     app.use(bw.errorHandler);
     const fail = await supertest(app).get('/fail');
-    expect(fail.status).toBe(502);
+    expect(fail.status).toBe(409);
     expect(fail.headers['content-type']).toMatch(/^application\/problem\+json/);
     const slow = await supertest(app).get('/slow');
     expect(slow.status).toBe(504);

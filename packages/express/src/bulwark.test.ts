@@ -183,6 +183,47 @@ describe('middleware', () => {
   });
 });
 
+describe('client leaving while queued', () => {
+  it('does not run the handler, and gives the slot back at once', async () => {
+    const bw = make({ http: { bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: '5s' } } });
+    const app = express();
+    let runs = 0;
+    const aborts: boolean[] = [];
+    app.use(bw.middleware);
+    app.get('/hang', (req) => {
+      runs++;
+      req.bulwark!.signal.addEventListener('abort', () => aborts.push(true));
+    });
+    app.get('/ok', (_req, res) => res.json({ ok: true }));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    const open = (path: string) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path });
+      req.on('error', () => {}); // ECONNRESET from our own destroy()
+      req.end();
+      return req;
+    };
+    try {
+      const holder = open('/hang');
+      await vi.waitFor(() => expect(runs).toBe(1));
+      const queued = open('/hang');
+      // Give the queued request time to reach the bulkhead queue (real sockets, nothing to observe).
+      await new Promise((r) => setTimeout(r, 50));
+      queued.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      holder.destroy(); // the slot passes to the departed request, which must hand it back
+      await vi.waitFor(() => expect(aborts).toEqual([true]));
+      const ok = await supertest(server).get('/ok');
+      expect(ok.status).toBe(200);
+      expect(runs).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('protect()', () => {
   it('sends a returned value as JSON and leaves alone a handler that answered itself', async () => {
     const bw = make();

@@ -7,9 +7,11 @@ import {
   type Bulwark,
   type BulwarkConfig,
   createBulwark,
+  type HttpEngineLike,
   type InboundRequest,
   markDegraded,
   type OutboundResponse,
+  type RequestContext,
   type RouteProtection,
 } from '@bulwark/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
@@ -78,6 +80,35 @@ function send(req: Request, res: Response, out: OutboundResponse): void {
   res.end(out.body === undefined || req.method === 'HEAD' ? undefined : JSON.stringify(out.body));
 }
 
+/** `req.bulwark`: getters over the admission, so the signal (and its deadline timer) is only created when read. */
+class RequestInfo implements BulwarkRequest {
+  constructor(
+    private readonly admission: Admission,
+    private readonly engine: HttpEngineLike,
+  ) {}
+  get correlationId(): string {
+    return this.admission.context.correlationId;
+  }
+  get traceId(): string {
+    return this.admission.context.trace.traceId;
+  }
+  get spanId(): string {
+    return this.admission.context.trace.spanId;
+  }
+  get deadline(): number | undefined {
+    return this.admission.context.deadline;
+  }
+  get signal(): AbortSignal {
+    return this.admission.signal;
+  }
+  get context(): RequestContext {
+    return this.admission.context;
+  }
+  degrade(reason: string): void {
+    this.engine.run(this.admission, () => markDegraded(reason));
+  }
+}
+
 /**
  * Creates the Express middlewares from a Bulwark core instance, or from a config (a new core).
  * @example
@@ -94,31 +125,23 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
   /** Runs `then` inside the request context once admitted; a rejection is written and ends the chain. */
   function admitThen(req: Request, res: Response, next: NextFunction, then: () => void): void {
     const inbound = toInbound(req, res);
-    const onAdmission = (admission: Admission): void => {
-      for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
-      const release = (): void => admission.release();
-      res.once('finish', release);
-      res.once('close', () => {
-        if (!res.writableFinished) admission.abort();
-        release();
-      });
-      if (admission.rejection) {
-        send(req, res, admission.rejection);
-        return;
-      }
-      const { context } = admission;
-      admitted.set(req, { admission, inbound });
-      const info: BulwarkRequest = {
-        correlationId: context.correlationId,
-        traceId: context.trace.traceId,
-        spanId: context.trace.spanId,
-        deadline: context.deadline,
-        signal: admission.signal,
-        context,
-        degrade: (reason) => engine.run(admission, () => markDegraded(reason)),
-      };
-      req.bulwark = info;
-      engine.run(admission, then);
+    let admission: Admission | undefined;
+    let gone = false;
+    res.once('finish', () => admission?.release());
+    // Listening before admit() also catches a client that leaves while queued in the bulkhead.
+    res.once('close', () => {
+      gone = true;
+      if (admission && !res.writableFinished) admission.abort();
+      admission?.release();
+    });
+    const onAdmission = (a: Admission) => {
+      admission = a;
+      if (gone) return a.release();
+      for (const [name, value] of Object.entries(a.headers)) res.setHeader(name, value);
+      if (a.rejection) return send(req, res, a.rejection);
+      admitted.set(req, { admission: a, inbound });
+      req.bulwark = new RequestInfo(a, engine);
+      engine.run(a, then);
     };
     // The sync fast path saves a microtask when nothing had to wait (no bulkhead, no store).
     const pending = engine.admitFast?.(inbound) ?? engine.admit(inbound);

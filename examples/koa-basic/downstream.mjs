@@ -1,0 +1,41 @@
+/**
+ * A deliberately flaky in-process dependency (think: the inventory service behind this API).
+ * Every call waits a little (latency), then fails when an outage is running, or at random with
+ * `failureRate`. Failures carry `status: 503`, as an HTTP client's error would, so Bulwark's
+ * classifier treats them as transient (retryable, counted by the breaker).
+ */
+import { sleep } from '@bulwark/core';
+
+/**
+ * @param {{ name?: string, failureRate?: number, latencyMs?: [number, number] }} [options]
+ */
+export function createDownstream({ name = 'inventory', failureRate = 0, latencyMs = [20, 60] } = {}) {
+  let outageUntil = 0;
+  const stats = { calls: 0, failures: 0 };
+  const [min, max] = latencyMs;
+
+  return {
+    name,
+    stats,
+    /** Fraction (0–1) of calls that fail at random outside outages. */
+    failureRate,
+    /** True while a scripted outage is running. */
+    get down() {
+      return Date.now() < outageUntil;
+    },
+    /** Starts (or extends) an outage: every call fails for `ms`. `0` ends it. */
+    outage(ms) {
+      outageUntil = ms > 0 ? Date.now() + ms : 0;
+    },
+    /** One call; honours `signal` (a timeout or a client that left stops the wait). */
+    async call(what, signal) {
+      stats.calls++;
+      await sleep(min + Math.random() * (max - min), signal);
+      if (this.down || Math.random() < this.failureRate) {
+        stats.failures++;
+        throw Object.assign(new Error(`${name} answered 503 Service Unavailable`), { status: 503 });
+      }
+      return what();
+    },
+  };
+}

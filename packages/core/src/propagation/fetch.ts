@@ -1,0 +1,105 @@
+/**
+ * Automatic propagation for the global `fetch` and undici: a subscriber on undici's
+ * `undici:request:create` diagnostics channel adds the headers to every request created inside a
+ * request context. No client code changes; headers the caller set are left alone.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import { getContext } from '../context/context.js';
+import type { Disposable } from '../types.js';
+import { type PropagationOptions, planOutgoing, resolvePropagation, spentError } from './headers.js';
+
+/** undici's diagnostics channel published when a request object is created, before it is sent. */
+export const UNDICI_REQUEST_CREATE = 'undici:request:create';
+
+/** Options of {@link enableFetchPropagation}. */
+export interface FetchPropagationOptions extends PropagationOptions {
+  /**
+   * When the budget is spent, fail the call before anything is written (default true): fetch
+   * rejects with `TypeError('fetch failed')` whose `cause` is the `DeadlineExceededError`.
+   * When false, the call goes out with a deadline of `0` and the next service refuses it.
+   */
+  failFast?: boolean;
+}
+
+/** The part of undici's request object the subscriber touches (undici 6 and 7). */
+interface UndiciRequest {
+  origin?: unknown;
+  path?: unknown;
+  method?: unknown;
+  /** undici 7: flat `[name, value, ...]`; undici 6: `name: value\r\n` lines. */
+  headers?: unknown;
+  addHeader?: (name: string, value: string) => unknown;
+  error?: unknown;
+}
+
+/** Lower-case names of the headers already on `request`. */
+function presentHeaders(headers: unknown): Set<string> {
+  const names = new Set<string>();
+  if (Array.isArray(headers)) {
+    for (let i = 0; i < headers.length; i += 2) {
+      const n = headers[i];
+      if (typeof n === 'string') names.add(n.toLowerCase());
+    }
+  } else if (typeof headers === 'string') {
+    for (const line of headers.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon > 0) names.add(line.slice(0, colon).trim().toLowerCase());
+    }
+  }
+  return names;
+}
+
+/**
+ * Starts adding the correlation ID, `traceparent`, `tracestate` and deadline headers to every
+ * `fetch`/undici request made inside a request context; `dispose()` stops it.
+ * @example
+ * const propagation = enableFetchPropagation({ margin: '50ms' });
+ * // ... later, on shutdown:
+ * propagation.dispose();
+ */
+export function enableFetchPropagation(options?: FetchPropagationOptions): Disposable {
+  const o = resolvePropagation(options);
+  const failFast = options?.failFast ?? true;
+  const onCreate = (message: unknown): void => {
+    const ctx = getContext();
+    if (ctx === undefined) return;
+    // A subscriber that throws would surface as an uncaught exception: never let it.
+    try {
+      const request = (message as { request?: UndiciRequest } | null)?.request;
+      if (!request || typeof request.addHeader !== 'function') return;
+      if (o.shouldPropagate) {
+        const target = {
+          origin: typeof request.origin === 'string' ? request.origin : String(request.origin ?? ''),
+          path: typeof request.path === 'string' ? request.path : '',
+          method: typeof request.method === 'string' ? request.method.toUpperCase() : 'GET',
+        };
+        if (!o.shouldPropagate(target)) return;
+      }
+      const plan = planOutgoing(ctx, o);
+      const present = presentHeaders(request.headers);
+      for (const name in plan.headers) {
+        if (!present.has(name)) request.addHeader(name, plan.headers[name] as string);
+      }
+      if (plan.spent && failFast) {
+        // undici aborts a request whose `error` is set when it is about to be written, before any
+        // byte reaches the server (Request#onConnect). The deadline header of 0 is the fallback.
+        request.error = spentError(
+          o,
+          plan.budgetMs,
+          typeof request.origin === 'string' ? request.origin : undefined,
+        );
+      }
+    } catch {
+      // Propagation is best effort; the call itself must not fail because of it.
+    }
+  };
+  diagnostics.subscribe(UNDICI_REQUEST_CREATE, onCreate);
+  let active = true;
+  return {
+    dispose() {
+      if (!active) return;
+      active = false;
+      diagnostics.unsubscribe(UNDICI_REQUEST_CREATE, onCreate);
+    },
+  };
+}

@@ -119,6 +119,7 @@ export function toProblem(error: unknown, options: ProblemOptions): ProblemDetai
     const p = make(options, error.code, title, error.status, error.message, error.suggestion);
     const retryAfter = error.retryAfter;
     if (retryAfter !== undefined) p.retryAfter = retryAfter;
+    if (error.code === 'DOWNSTREAM_ERROR') addDownstream(p, error);
     return p;
   }
 
@@ -140,6 +141,18 @@ export function toProblem(error: unknown, options: ProblemOptions): ProblemDetai
   const p = make(options, 'INTERNAL_ERROR', def.title, def.status, detail, def.suggestion);
   if (stack) p.stack = stack;
   return p;
+}
+
+/**
+ * A downstream failure names the service that failed first, its code, and the hops in between
+ * (members set by the client's DownstreamError, already validated; checked again here).
+ */
+function addDownstream(p: ProblemDetails, error: object): void {
+  const e = error as { service?: unknown; downstreamCode?: unknown; hops?: unknown };
+  if (typeof e.service === 'string') p.service = e.service;
+  if (typeof e.downstreamCode === 'string') p.downstreamCode = e.downstreamCode;
+  if (Array.isArray(e.hops) && e.hops.length > 1 && e.hops.every((h) => typeof h === 'string'))
+    p.hops = [...e.hops];
 }
 
 // Optional members are added only when present, so the JSON has no `undefined` holes.

@@ -2,6 +2,7 @@
  * The registry: named policies built from declarative config (code < YAML file < env vars),
  * validated once at start-up, each built once on first use and run by name.
  */
+import { type BulwarkFetchInit, resilientFetch } from '../client/fetch.js';
 import { BulwarkError, CancelledError, InvalidConfigError } from '../errors/bulwark-error.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
 import type { CircuitBreakerPolicy } from '../policies/circuit-breaker.js';
@@ -26,6 +27,8 @@ export interface Bulwark extends Closeable {
   run<T>(name: string, fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
   /** The named policy (built on first use); throws `UNKNOWN_POLICY` for a name not declared. */
   policy(name: string): Policy;
+  /** `fetch` under the named policy with context propagation; see `resilientFetch` (client/fetch.ts). */
+  fetch(name: string, input: string | URL | Request, init?: BulwarkFetchInit): Promise<Response>;
   /** True when a policy of that name is declared. */
   has(name: string): boolean;
   /** The declared policy names, sorted. */
@@ -81,6 +84,10 @@ class Registry implements Bulwark {
 
   policy(name: string): Policy {
     return this.entry(name).policy;
+  }
+
+  fetch(name: string, input: string | URL | Request, init?: BulwarkFetchInit): Promise<Response> {
+    return resilientFetch(this, name, input, init);
   }
 
   has(name: string): boolean {

@@ -1,0 +1,275 @@
+/**
+ * The resilient client: `fetch` run under a named policy. Failure responses (5xx, 408, 429 by
+ * default) throw inside the pipeline so retry and breaker see them; Retry-After is honoured; the
+ * request's deadline aborts the call and travels downstream minus a margin; a spent budget fails
+ * before anything is sent; POST/PATCH are retried only with an Idempotency-Key or an explicit
+ * opt-in; a downstream problem+json answer becomes a {@link DownstreamError} naming the hop.
+ */
+import { getContext, type RequestContext } from '../context/context.js';
+import { acceptCorrelationId } from '../context/correlation.js';
+import { DeadlineExceededError, isBulwarkError, isRetryExhaustedError } from '../errors/bulwark-error.js';
+import { parseRetryAfter } from '../errors/classify.js';
+import {
+  type PropagationOptions,
+  planOutgoing,
+  type ResolvedPropagation,
+  resolvePropagation,
+  spentError,
+} from '../propagation/headers.js';
+import type { ExecuteOptions, Policy } from '../types.js';
+import { DEFAULT_MAX_ERROR_BODY_BYTES, discardBody, readBounded } from './body.js';
+import { DownstreamError, isDownstreamError } from './downstream-error.js';
+import { parseProblem } from './problem-parse.js';
+
+/** Methods RFC 9110 defines as idempotent; the others are retried only with a key or an opt-in. */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Longest Retry-After taken from a downstream (1 hour). */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+/** setTimeout's largest delay. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** `init` of the resilient fetch: standard `RequestInit` plus Bulwark's per-call choices. */
+export interface BulwarkFetchInit extends RequestInit {
+  /**
+   * Whether the call is safe to repeat. Default: true for GET, HEAD, OPTIONS, TRACE, PUT and
+   * DELETE, and for any method carrying an `Idempotency-Key` header; false otherwise.
+   */
+  idempotent?: boolean;
+}
+
+/** Options of a resilient fetch (see {@link createResilientFetch}). */
+export interface ResilientFetchOptions extends PropagationOptions {
+  /** Which responses count as failures for retry and breaker. Default: status ≥ 500, 408 or 429. */
+  isFailure?: (response: Response) => boolean;
+  /** Cap on the failure body read to build the error (default 64 KiB); a larger body gives a generic error. */
+  maxErrorBodyBytes?: number;
+  /** The fetch to call (default the global `fetch`). */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** What the resilient client needs from the registry: a named policy and (optionally) the HTTP config's header names. */
+export interface ResilientFetchHost {
+  /** The named policy; throws for an unknown name. */
+  policy(name: string): Policy;
+  /** The registry config; its `http.correlation.header` and `http.deadline.header` name the headers sent. */
+  readonly config?: { readonly http?: { correlation?: { header?: string }; deadline?: { header?: string } } };
+}
+
+/** A resilient fetch bound to a registry: `(name, input, init?) => Promise<Response>`. */
+export type ResilientFetch = (
+  name: string,
+  input: string | URL | Request,
+  init?: BulwarkFetchInit,
+) => Promise<Response>;
+
+/** The default failure test: 5xx, 408 (Request Timeout) and 429 (Too Many Requests). */
+export function isFailureResponse(response: Response): boolean {
+  const s = response.status;
+  return s >= 500 || s === 408 || s === 429;
+}
+
+interface Resolved {
+  propagation: ResolvedPropagation;
+  isFailure: (response: Response) => boolean;
+  maxBody: number;
+  fetch: typeof globalThis.fetch | undefined;
+}
+
+function resolveClient(host: ResilientFetchHost, options: ResilientFetchOptions | undefined): Resolved {
+  const o = { ...options };
+  const http = host.config?.http;
+  const propagation = resolvePropagation({
+    ...o,
+    correlationHeader: o.correlationHeader ?? http?.correlation?.header,
+    deadlineHeader: o.deadlineHeader ?? http?.deadline?.header,
+  });
+  if (o.isFailure !== undefined && typeof o.isFailure !== 'function') {
+    throw new TypeError('Expected `isFailure` to be a function (response) => boolean.');
+  }
+  const maxBody = o.maxErrorBodyBytes ?? DEFAULT_MAX_ERROR_BODY_BYTES;
+  if (!Number.isInteger(maxBody) || maxBody < 0) {
+    throw new TypeError(
+      `Expected \`maxErrorBodyBytes\` to be a non-negative integer; got ${String(maxBody)}.`,
+    );
+  }
+  if (o.fetch !== undefined && typeof o.fetch !== 'function')
+    throw new TypeError('Expected `fetch` to be a function.');
+  return { propagation, isFailure: o.isFailure ?? isFailureResponse, maxBody, fetch: o.fetch };
+}
+
+/**
+ * Creates a resilient fetch bound to `host` (usually a Bulwark registry) with the given options.
+ * @example
+ * const call = createResilientFetch(bulwark, { isFailure: (r) => r.status >= 500, margin: '50ms' });
+ * const res = await call('payments-api', 'http://payments/charges', { method: 'POST', body, headers: { 'idempotency-key': key } });
+ */
+export function createResilientFetch(
+  host: ResilientFetchHost,
+  options?: ResilientFetchOptions,
+): ResilientFetch {
+  const r = resolveClient(host, options);
+  return (name, input, init) => run(host, r, name, input, init);
+}
+
+/**
+ * Runs one `fetch` under the named policy of `host` (what `bulwark.fetch(name, input, init)` does).
+ * Resolves with any non-failure response (4xx other than 408/429 included); rejects with a
+ * {@link DownstreamError} for failure responses and unreachable services, and with the policy's
+ * own errors (`CIRCUIT_OPEN`, `TIMEOUT`, `DEADLINE_EXCEEDED`...) otherwise.
+ * @example
+ * const res = await resilientFetch(bulwark, 'payments-api', 'http://payments/charges/42');
+ */
+export function resilientFetch(
+  host: ResilientFetchHost,
+  name: string,
+  input: string | URL | Request,
+  init?: BulwarkFetchInit,
+  options?: ResilientFetchOptions,
+): Promise<Response> {
+  try {
+    return run(host, resolveClient(host, options), name, input, init);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+async function run(
+  host: ResilientFetchHost,
+  r: Resolved,
+  name: string,
+  input: string | URL | Request,
+  init: BulwarkFetchInit | undefined,
+): Promise<Response> {
+  const policy = host.policy(name);
+  const { idempotent: optIn, ...requestInit } = init ?? {};
+  const request = input instanceof Request ? input : undefined;
+  const method = (requestInit.method ?? request?.method ?? 'GET').toUpperCase();
+  const baseHeaders = new Headers(request?.headers);
+  for (const [k, v] of new Headers(requestInit.headers)) baseHeaders.set(k, v);
+  // A stream body cannot be sent twice.
+  const streamed = requestInit.body instanceof ReadableStream || (request?.body ?? null) !== null;
+  const idempotent =
+    !streamed && (optIn ?? (IDEMPOTENT_METHODS.has(method) || baseHeaders.has('idempotency-key')));
+
+  const ctx = getContext();
+  if (ctx !== undefined) {
+    const plan = planOutgoing(ctx, r.propagation);
+    if (plan.spent) throw spentError(r.propagation, plan.budgetMs, name);
+  }
+  const outer = combine(requestInit.signal ?? undefined, ctx?.signal);
+  const options: ExecuteOptions = { idempotent, key: name };
+  if (outer) options.signal = outer;
+  if (ctx?.deadline !== undefined) options.deadline = ctx.deadline;
+
+  let attempts = 0;
+  try {
+    return await policy.execute(async (signal, attempt) => {
+      attempts = attempt ?? attempts + 1;
+      return attempt1(r, name, input, requestInit, baseHeaders, ctx, signal);
+    }, options);
+  } catch (error) {
+    throw finalError(error, name, attempts);
+  }
+}
+
+async function attempt1(
+  r: Resolved,
+  name: string,
+  input: string | URL | Request,
+  init: RequestInit,
+  baseHeaders: Headers,
+  ctx: RequestContext | undefined,
+  signal: AbortSignal,
+): Promise<Response> {
+  const headers = new Headers(baseHeaders);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let attemptSignal = signal;
+  if (ctx !== undefined) {
+    // Planned per attempt, so a retry sends what is left of the budget now.
+    const plan = planOutgoing(ctx, r.propagation);
+    if (plan.spent) throw spentError(r.propagation, plan.budgetMs, name);
+    for (const h in plan.headers) if (!headers.has(h)) headers.set(h, plan.headers[h] as string);
+    if (ctx.deadline !== undefined) {
+      const controller = new AbortController();
+      const left = Math.min(Math.max(0, ctx.deadline - Date.now()), MAX_TIMER_MS);
+      timer = setTimeout(() => {
+        controller.abort(
+          new DeadlineExceededError({
+            message: `The request's deadline passed while calling '${name}'.`,
+            policy: name,
+          }),
+        );
+      }, left);
+      timer.unref?.();
+      attemptSignal = AbortSignal.any([signal, controller.signal]);
+    }
+  }
+  try {
+    const doFetch = r.fetch ?? globalThis.fetch;
+    const response = await doFetch(input, { ...init, headers, signal: attemptSignal });
+    if (!r.isFailure(response)) return response;
+    throw await toDownstreamError(r, name, response);
+  } catch (error) {
+    // fetch rejects with the abort reason; make sure it is ours, not a bare AbortError.
+    if (attemptSignal.aborted && !signal.aborted && isBulwarkError(attemptSignal.reason))
+      throw attemptSignal.reason;
+    throw error;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+async function toDownstreamError(r: Resolved, name: string, response: Response): Promise<DownstreamError> {
+  const type = (response.headers.get('content-type') ?? '').toLowerCase();
+  const json = type.includes('application/problem+json') || type.includes('application/json');
+  let problem: ReturnType<typeof parseProblem>;
+  let tooLarge = false;
+  if (json) {
+    const body = await readBounded(response, r.maxBody);
+    tooLarge = body.tooLarge;
+    problem = parseProblem(body.text);
+  } else discardBody(response);
+  const retryHeader = parseRetryAfter(response.headers.get('retry-after') ?? undefined);
+  const retryAfterMs =
+    retryHeader ?? (problem?.retryAfter === undefined ? undefined : problem.retryAfter * 1000);
+  const correlationId =
+    problem?.correlationId ?? acceptCorrelationId(response.headers.get(r.propagation.correlationHeader));
+  return new DownstreamError({
+    hop: name,
+    downstreamStatus: response.status,
+    ...(problem ? { problem } : {}),
+    ...(correlationId ? { correlationId } : {}),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs: Math.min(retryAfterMs, MAX_RETRY_AFTER_MS) }),
+    ...(tooLarge
+      ? {
+          message: `Downstream service '${name}' answered ${response.status} with a body over ${r.maxBody} bytes.`,
+        }
+      : {}),
+  });
+}
+
+/** The error the caller sees: retries that ran out on downstream failures give the last DownstreamError. */
+function finalError(error: unknown, name: string, attempts: number): unknown {
+  let e = error;
+  if (isRetryExhaustedError(e) && e.cause !== undefined) e = e.cause;
+  if (isDownstreamError(e)) {
+    if (attempts > 1) Object.defineProperty(e, 'attempts', { value: attempts, enumerable: true });
+    return e;
+  }
+  if (isBulwarkError(e) || isAbortLike(e)) return error;
+  // fetch's network failures: TypeError('fetch failed') with the socket error as cause.
+  if (e instanceof TypeError && e.cause !== undefined) {
+    return new DownstreamError({ hop: name, cause: e, attempts: Math.max(1, attempts) });
+  }
+  return error;
+}
+
+function isAbortLike(e: unknown): boolean {
+  return e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');
+}
+
+function combine(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return AbortSignal.any([a, b]);
+}

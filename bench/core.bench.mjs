@@ -2,6 +2,9 @@
 // alone (its defaults) and cockatiel's composed wrap; the cost of one failure as the breaker's
 // window grows; heap for 100k keyed breakers and bulkheads. Prints tables, writes
 // bench/results/core.json. Run on the built package (npm run build first).
+
+import * as cockatiel from 'cockatiel';
+import CircuitBreaker from 'opossum';
 import {
   bulkhead,
   circuitBreaker,
@@ -11,8 +14,6 @@ import {
   retry,
   timeout,
 } from '../packages/core/dist/index.js';
-import * as cockatiel from 'cockatiel';
-import CircuitBreaker from 'opossum';
 import { compare, heapUsed, save, table } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -122,7 +123,11 @@ const heapRows = [];
   const many = circuitBreaker({ name: 'many', maxKeys: keys });
   for (let i = 0; i < keys; i++) await many.execute(work, { key: `k${i}` });
   const after = heapUsed();
-  heapRows.push({ what: `${keys} keyed breakers`, 'heap MB': ((after - before) / 1e6).toFixed(1), 'bytes/key': Math.round((after - before) / keys) });
+  heapRows.push({
+    what: `${keys} keyed breakers`,
+    'heap MB': ((after - before) / 1e6).toFixed(1),
+    'bytes/key': Math.round((after - before) / keys),
+  });
   many.close();
 }
 {
@@ -130,10 +135,15 @@ const heapRows = [];
   const many = bulkhead({ name: 'many', maxKeys: keys, maxConcurrent: 10 });
   for (let i = 0; i < keys; i++) await many.execute(work, { key: `k${i}` });
   const after = heapUsed();
-  heapRows.push({ what: `${keys} keyed bulkheads`, 'heap MB': ((after - before) / 1e6).toFixed(1), 'bytes/key': Math.round((after - before) / keys) });
+  heapRows.push({
+    what: `${keys} keyed bulkheads`,
+    'heap MB': ((after - before) / 1e6).toFixed(1),
+    'bytes/key': Math.round((after - before) / keys),
+  });
   many.close();
 }
-if (!globalThis.gc) console.log('\n(heap figures are rough: run with node --expose-gc, as npm run bench:core does)');
+if (!globalThis.gc)
+  console.log('\n(heap figures are rough: run with node --expose-gc, as npm run bench:core does)');
 table('Heap for many keys', heapRows);
 
 for (const p of closers) await p.close?.();

@@ -48,7 +48,12 @@ export function save(name, data) {
   const dir = join(here, 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.json`);
-  const meta = { node: process.version, platform: process.platform, arch: process.arch, date: new Date().toISOString() };
+  const meta = {
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+    date: new Date().toISOString(),
+  };
   writeFileSync(file, `${JSON.stringify({ meta, ...data }, null, 2)}\n`);
   console.log(`\nsaved ${file}`);
 }

@@ -57,6 +57,9 @@ export function markDegraded(reason: string): void {
 }
 
 /** Milliseconds left before the current deadline (or `deadline`), or Infinity when there is none. */
-export function timeLeft(deadline: number | undefined = storage.getStore()?.deadline, now = Date.now()): number {
+export function timeLeft(
+  deadline: number | undefined = storage.getStore()?.deadline,
+  now = Date.now(),
+): number {
   return deadline === undefined ? Number.POSITIVE_INFINITY : deadline - now;
 }

@@ -78,7 +78,8 @@ export const ERROR_CODES = {
     status: 500,
     title: 'Invalid configuration',
     category: 'permanent',
-    suggestion: 'Fix each configuration problem listed in the message; every entry names its path and the value expected.',
+    suggestion:
+      'Fix each configuration problem listed in the message; every entry names its path and the value expected.',
   },
   UNKNOWN_POLICY: {
     status: 500,
@@ -90,15 +91,20 @@ export const ERROR_CODES = {
     status: 502,
     title: 'Downstream service failed',
     category: 'transient',
-    suggestion: 'A service this one depends on failed; the detail names it. Check its health and logs using the correlation ID.',
+    suggestion:
+      'A service this one depends on failed; the detail names it. Check its health and logs using the correlation ID.',
   },
   INTERNAL_ERROR: {
     status: 500,
     title: 'Internal Server Error',
     category: 'internal',
-    suggestion: 'An unexpected error occurred. Report the correlation ID to the service owners so they can find it in the logs.',
+    suggestion:
+      'An unexpected error occurred. Report the correlation ID to the service owners so they can find it in the logs.',
   },
-} as const satisfies Record<string, { status: number; title: string; category: ErrorCategory; suggestion: string }>;
+} as const satisfies Record<
+  string,
+  { status: number; title: string; category: ErrorCategory; suggestion: string }
+>;
 
 /** A stable error code. */
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -2,8 +2,9 @@
  * Option shapes of every policy: the contract shared by the policies, the registry's config
  * validation and the HTTP engine. Durations accept numbers of ms or strings like '250ms'.
  */
-import type { EventStream } from '../telemetry/events.js';
+
 import type { Store } from '../stores/store.js';
+import type { EventStream } from '../telemetry/events.js';
 import type { Duration } from '../util/duration.js';
 
 /** Options shared by every policy. */

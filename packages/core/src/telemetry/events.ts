@@ -34,7 +34,11 @@ export type BulwarkEventType = BulwarkEvent['type'];
 /** The event of a given type. */
 export type EventOf<T extends BulwarkEventType> = Extract<BulwarkEvent, { type: T }>;
 /** Distributive Omit, so `Omit` keeps the union discriminated. */
-export type EventInput = BulwarkEvent extends infer E ? (E extends BulwarkEvent ? Omit<E, 'at'> & { at?: number } : never) : never;
+export type EventInput = BulwarkEvent extends infer E
+  ? E extends BulwarkEvent
+    ? Omit<E, 'at'> & { at?: number }
+    : never
+  : never;
 
 /** diagnostics_channel name on which every event is also published, for tracers that prefer it. */
 export const DIAGNOSTICS_CHANNEL = 'bulwark:event';

@@ -9,7 +9,8 @@ export class BoundedMap<K, V> {
     readonly max: number,
     private readonly onEvict?: (key: K, value: V) => void,
   ) {
-    if (!Number.isInteger(max) || max < 1) throw new TypeError(`Expected \`max\` to be a positive integer, got ${max}.`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new TypeError(`Expected \`max\` to be a positive integer, got ${max}.`);
   }
 
   /** Number of entries. */

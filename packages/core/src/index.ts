@@ -1,31 +1,16 @@
-export * from './types.js';
-export * from './errors/codes.js';
-export * from './errors/bulwark-error.js';
-export * from './telemetry/events.js';
 export * from './context/context.js';
-export * from './stores/store.js';
-export { sleep } from './util/time.js';
-export { type Duration, parseDuration, toMs } from './util/duration.js';
-export * from './policies/options.js';
+export * from './context/correlation.js';
+export * from './context/trace.js';
+export * from './errors/bulwark-error.js';
+export * from './errors/classify.js';
+export * from './errors/codes.js';
+export * from './errors/problem.js';
+export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';
 export * from './http/types.js';
-export { BoundedMap } from './util/bounded-map.js';
+export * from './pipeline.js';
+export * from './policies/backoff.js';
 // -- exports added per module below (keep one line per module) --
 export * from './policies/bulkhead.js';
-export * from './policies/rate-limit.js';
-export * from './stores/memory-store.js';
-export * from './errors/classify.js';
-export * from './policies/backoff.js';
-export * from './policies/retry-budget.js';
-export * from './policies/retry.js';
-export * from './policies/timeout.js';
-export * from './policies/fallback.js';
-export * from './pipeline.js';
-export { type BreakerControl, type Bulwark, createBulwark } from './registry/bulwark.js';
-export type { BulwarkConfig, FallbackConfig, HttpConfig, PolicyConfig } from './registry/config.js';
-export { configIssues, validateConfig, validatePolicyConfig } from './registry/validate.js';
-export { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor, parseEnvValue } from './registry/env.js';
-export { configFromYaml, configFromYamlFile } from './registry/yaml.js';
-export type { ConfigSources } from './registry/sources.js';
 export {
   type CircuitBreakerPolicy,
   type CircuitState,
@@ -33,7 +18,22 @@ export {
   circuitBreaker,
   defaultIsFailure,
 } from './policies/circuit-breaker.js';
-export * from './context/correlation.js';
-export * from './context/trace.js';
-export * from './errors/problem.js';
-export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';
+export * from './policies/fallback.js';
+export * from './policies/options.js';
+export * from './policies/rate-limit.js';
+export * from './policies/retry.js';
+export * from './policies/retry-budget.js';
+export * from './policies/timeout.js';
+export { type BreakerControl, type Bulwark, createBulwark } from './registry/bulwark.js';
+export type { BulwarkConfig, FallbackConfig, HttpConfig, PolicyConfig } from './registry/config.js';
+export { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor, parseEnvValue } from './registry/env.js';
+export type { ConfigSources } from './registry/sources.js';
+export { configIssues, validateConfig, validatePolicyConfig } from './registry/validate.js';
+export { configFromYaml, configFromYamlFile } from './registry/yaml.js';
+export * from './stores/memory-store.js';
+export * from './stores/store.js';
+export * from './telemetry/events.js';
+export * from './types.js';
+export { BoundedMap } from './util/bounded-map.js';
+export { type Duration, parseDuration, toMs } from './util/duration.js';
+export { sleep } from './util/time.js';

@@ -10,6 +10,7 @@ export {
 } from './bulwark.decorator.js';
 export { BulwarkExplorer } from './bulwark.explorer.js';
 export { BulwarkExceptionFilter } from './bulwark.filter.js';
+export { BulwarkLogger } from './bulwark.logger.js';
 export { BulwarkMiddleware } from './bulwark.middleware.js';
 export { BulwarkModule } from './bulwark.module.js';
 export { currentSignal } from './bulwark.signal.js';

@@ -1,6 +1,11 @@
 import { CancelledError } from '../errors/bulwark-error.js';
 
-/** Waits `ms`, rejecting at once (with the signal's reason or a CancelledError) if `signal` aborts. The timer is unref'd and always cleared. */
+/**
+ * Waits `ms`, rejecting at once (with the signal's reason or a CancelledError) if `signal` aborts.
+ * The timer is always cleared. It is deliberately NOT unref'd: a caller is awaiting this wait (a
+ * retry backoff), and an unref'd timer would let the process exit mid-retry with the promise
+ * unsettled. It never outlives the operation, so it cannot keep an idle process alive.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   if (ms <= 0) return Promise.resolve();
@@ -13,7 +18,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    timer.unref?.();
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

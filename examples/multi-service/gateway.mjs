@@ -1,0 +1,69 @@
+/**
+ * The gateway (Express 5): the public edge. `GET /checkout/:orderId` asks the orders service to
+ * check the order out, through the named `orders` policy of the resilient client
+ * (`core.fetch`), which sends the correlation ID, a child `traceparent` and the remaining
+ * deadline. A failure anywhere behind it comes back as one problem+json naming the service at
+ * fault, its code and its suggestion.
+ */
+import { createBulwark } from '@bulwark/core';
+import { bulwark } from '@bulwark/express';
+import express from 'express';
+import { createLogger, HOST, onShutdown, ports, requestLog } from './lib.mjs';
+
+const logger = createLogger('gateway');
+const port = ports();
+const ordersUrl = process.env.ORDERS_URL ?? `http://${HOST}:${port.orders}`;
+
+const core = createBulwark({
+  policies: {
+    // No retry here: orders already retries payments, and retrying at every layer multiplies
+    // the calls (3 × 3 = 9 for one click). The gateway bounds the wait and sheds a broken orders.
+    orders: {
+      timeout: '3s',
+      circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 20, resetTimeout: '5s' },
+    },
+  },
+  http: {
+    // Every request gets a budget: the caller's `x-deadline-ms` (at most 10 s), else 5 s.
+    deadline: { default: '5s', max: '10s' },
+  },
+});
+const bw = bulwark(core);
+const app = express();
+
+app.use((req, res, next) => {
+  req.log = requestLog(logger, { method: req.method, path: req.path, headers: req.headers }, res);
+  next();
+});
+app.use(bw.middleware); // correlation ID, trace context, deadline; from here on, in the request context
+app.use((req, _res, next) => {
+  req.log.bind();
+  next();
+});
+
+/** Only the failure switches travel on (see payments): `fail=1`, `slowMs=<ms>`. */
+function switches(query) {
+  const out = new URLSearchParams();
+  if (query.fail === '1') out.set('fail', '1');
+  if (typeof query.slowMs === 'string' && /^\d{1,5}$/.test(query.slowMs)) out.set('slowMs', query.slowMs);
+  const s = out.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+app.get('/checkout/:orderId', async (req, res) => {
+  const id = encodeURIComponent(req.params.orderId);
+  const answer = await core.fetch('orders', `${ordersUrl}/orders/${id}/checkout${switches(req.query)}`);
+  const order = await answer.json();
+  res.json({ correlationId: req.bulwark?.correlationId, traceId: req.bulwark?.traceId, order });
+});
+
+app.use((error, req, _res, next) => {
+  req.log.fail(error); // the request line records the code
+  next(error);
+});
+app.use(bw.errorHandler); // every error, including DownstreamError, as application/problem+json
+
+const server = app.listen(port.gateway, HOST, () => {
+  logger.info({ port: server.address().port, orders: ordersUrl }, 'listening');
+});
+onShutdown(logger, server, () => core.close());

@@ -1,0 +1,87 @@
+/**
+ * The orders service (Koa 3). `GET /orders/:id/checkout` charges the order through the payments
+ * service with the resilient client: the named `payments` policy retries a failed or slow charge
+ * once, bounds every attempt, and trips a breaker when payments keeps failing. It keeps 100 ms of
+ * the request's budget for itself (the propagation margin), so a call that could not finish in
+ * time is not sent at all: the request fails here, fast, with 504 DEADLINE_EXCEEDED.
+ */
+import { createBulwark, createResilientFetch, DownstreamError, isBulwarkError } from '@bulwark/core';
+import { bulwark } from '@bulwark/koa';
+import Koa from 'koa';
+import { createLogger, HOST, onShutdown, ports, requestLog } from './lib.mjs';
+
+const logger = createLogger('orders');
+const port = ports();
+const paymentsUrl = process.env.PAYMENTS_URL ?? `http://${HOST}:${port.payments}`;
+
+const core = createBulwark({
+  policies: {
+    payments: {
+      timeout: '2s', // total, both attempts and the wait between them
+      retry: { maxAttempts: 2, initialDelay: '50ms', maxDelay: '200ms' },
+      circuitBreaker: { errorThresholdPercentage: 50, volumeThreshold: 10, resetTimeout: '5s' },
+      attemptTimeout: '800ms',
+    },
+  },
+  http: { deadline: { max: '10s' } },
+});
+const { middleware } = bulwark(core);
+// The resilient client with a 100 ms margin: what orders keeps for itself after payments answers.
+const call = createResilientFetch(core, { margin: '100ms' });
+
+/**
+ * Payments' own refusals (the attempt or total timeout, an open breaker) pass through the client
+ * unchanged and would reach the gateway as orders' failure. Name the hop, so the edge blames
+ * payments. A spent budget (DEADLINE_EXCEEDED: the call was never sent) stays orders' own.
+ */
+function blamePayments(error) {
+  if (!isBulwarkError(error) || error.code === 'DOWNSTREAM_ERROR' || error.code === 'DEADLINE_EXCEEDED')
+    return error;
+  // Retries that ran out on timeouts: report the last attempt's failure, with its suggestion.
+  const last = error.code === 'RETRY_EXHAUSTED' && isBulwarkError(error.cause) ? error.cause : error;
+  return new DownstreamError({
+    hop: 'payments',
+    status: last.code === 'TIMEOUT' ? 504 : 503,
+    problem: { code: last.code, suggestion: last.suggestion },
+    message: `Downstream service 'payments' failed with ${last.code} (${error.message})`,
+    cause: error,
+  });
+}
+
+const app = new Koa();
+// The middleware emits the errors it answered with a 5xx; the request line records their code.
+app.on('error', (error, ctx) => {
+  if (ctx?.state.log) ctx.state.log.fail(error);
+  else logger.error({ err: error }, 'error outside a request');
+});
+app.use(async (ctx, next) => {
+  ctx.state.log = requestLog(logger, { method: ctx.method, path: ctx.path, headers: ctx.headers }, ctx.res);
+  await next();
+});
+app.use(middleware); // correlation ID, trace context, deadline; answers errors as problem+json
+app.use(async (ctx, next) => {
+  ctx.state.log.bind();
+  await next();
+});
+
+const CHECKOUT = /^\/orders\/([A-Za-z0-9_-]{1,64})\/checkout$/;
+
+app.use(async (ctx) => {
+  const match = ctx.method === 'GET' ? CHECKOUT.exec(ctx.path) : null;
+  if (!match) ctx.throw(404, `No route for ${ctx.method} ${ctx.path}.`);
+  const id = match[1];
+  const query = ctx.querystring === '' ? '' : `?${ctx.querystring}`;
+  let payment;
+  try {
+    const answer = await call('payments', `${paymentsUrl}/payments/${id}${query}`);
+    payment = await answer.json();
+  } catch (error) {
+    throw blamePayments(error);
+  }
+  ctx.body = { orderId: id, status: 'paid', payment };
+});
+
+const server = app.listen(port.orders, HOST, () => {
+  logger.info({ port: server.address().port, payments: paymentsUrl }, 'listening');
+});
+onShutdown(logger, server, () => core.close());

@@ -167,7 +167,11 @@ describe('multi-service: gateway (Express) → orders (Koa) → payments (NestJS
     const body = (await res.json()) as { correlationId: string; traceId: string; order: { status: string } };
     expect(body).toMatchObject({ correlationId: id, traceId, order: { status: 'paid' } });
 
-    const [g, o, p] = await Promise.all(NAMES.map((n) => lineOf(n, id)));
+    const [g, o, p] = await Promise.all([
+      lineOf('gateway', id),
+      lineOf('orders', id),
+      lineOf('payments', id),
+    ]);
     for (const l of [g, o, p]) expect(l).toMatchObject({ correlationId: id, traceId, status: 200 });
     // Parent ids: the client's span, then each caller's own span; all distinct.
     expect(g.inboundParentId).toBe(clientParent);
@@ -189,7 +193,11 @@ describe('multi-service: gateway (Express) → orders (Koa) → payments (NestJS
     const res = await get('/checkout/7');
     expect(res.status).toBe(200);
     const id = res.headers.get('x-request-id')!;
-    const [g, o, p] = await Promise.all(NAMES.map((n) => lineOf(n, id)));
+    const [g, o, p] = await Promise.all([
+      lineOf('gateway', id),
+      lineOf('orders', id),
+      lineOf('payments', id),
+    ]);
     expect(g.inboundDeadlineMs).toBeNull();
     expect(o.inboundDeadlineMs!).toBeLessThanOrEqual(5000 - 20);
     expect(p.inboundDeadlineMs!).toBeLessThan(o.inboundDeadlineMs!);

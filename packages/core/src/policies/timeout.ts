@@ -7,11 +7,9 @@ import { DeadlineExceededError, TimeoutError } from '../errors/bulwark-error.js'
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
 import type { ExecuteOptions, Operation, Policy } from '../types.js';
 import { type Duration, toMs } from '../util/duration.js';
-import { abortReason, childController } from '../util/time.js';
+import { abortReason } from '../util/time.js';
+import { TimerTask, timerQueue } from '../util/timer-queue.js';
 import type { TimeoutOptions } from './options.js';
-
-/** setTimeout's largest delay; longer ones would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** The absolute deadline (epoch ms) `ms` from `now`. */
 export function deadlineFrom(ms: Duration, now: number = Date.now()): number {
@@ -55,67 +53,140 @@ export class TimeoutPolicy implements Policy {
   }
 
   /** Runs `fn` with a signal that aborts when the limit is hit. */
-  async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     const parent = options?.signal;
-    if (parent?.aborted) throw abortReason(parent);
+    if (parent?.aborted) return Promise.reject(abortReason(parent));
     const deadline = options?.deadline ?? getContext()?.deadline;
+    const now = Date.now();
     let ms = this.timeoutMs;
     let byDeadline = false;
     if (deadline !== undefined) {
-      const left = deadline - Date.now();
+      const left = deadline - now;
       if (left <= 0) {
-        this.emit(0, true, options);
-        throw new DeadlineExceededError({
-          policy: this.name,
-          message: `${this.name}: deadline already passed`,
-        });
+        this.emit(0, true, options?.key);
+        return Promise.reject(
+          new DeadlineExceededError({ policy: this.name, message: `${this.name}: deadline already passed` }),
+        );
       }
       if (left < ms) {
         ms = left;
         byDeadline = true;
       }
     }
-
-    const { controller, dispose } = childController(parent);
-    const signal = controller.signal;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const call = new TimeoutCall<T>(this, ms, byDeadline, options?.key, parent);
+    let result: Promise<T> | T;
     try {
-      return await new Promise<T>((resolve, reject) => {
-        // One listener serves both the timer (which aborts with our error) and the caller's abort.
-        signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true });
-        timer = setTimeout(
-          () => {
-            this.emit(ms, byDeadline, options);
-            controller.abort(
-              byDeadline
-                ? new DeadlineExceededError({
-                    policy: this.name,
-                    message: `${this.name}: deadline reached after ${ms}ms`,
-                  })
-                : new TimeoutError({ policy: this.name, message: `${this.name}: timed out after ${ms}ms` }),
-            );
-          },
-          Math.min(ms, MAX_TIMER_MS),
-        );
-        timer.unref?.();
-        Promise.resolve(fn(signal, options?.attempt ?? 1)).then(resolve, reject);
-      });
-    } finally {
-      clearTimeout(timer);
-      dispose();
+      result = fn(call.controller.signal, options?.attempt ?? 1);
+    } catch (error) {
+      const aborted = call.settled;
+      call.detach();
+      return Promise.reject(aborted ? abortReason(call.controller.signal) : error);
     }
+    if (call.settled) {
+      // The caller's signal aborted while fn ran synchronously.
+      return Promise.reject(abortReason(call.controller.signal));
+    }
+    if (!isThenable(result)) {
+      call.detach();
+      return Promise.resolve(result);
+    }
+    timerQueue.schedule(call, now + ms);
+    return call.race(result);
   }
 
-  private emit(timeoutMs: number, byDeadline: boolean, options: ExecuteOptions | undefined): void {
+  /** Emits the 'timeout' event (when someone listens). */
+  emit(timeoutMs: number, byDeadline: boolean, key: string | undefined): void {
     if (!this.events.active) return;
     this.events.emit({
       type: 'timeout',
       policy: this.name,
-      key: options?.key,
+      key,
       correlationId: getContext()?.correlationId,
       timeoutMs,
       kind: byDeadline ? 'deadline' : this.kind,
     });
+  }
+}
+function isThenable<T>(value: Promise<T> | T): value is Promise<T> {
+  return (
+    value instanceof Promise ||
+    (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
+  );
+}
+
+/**
+ * One pending call: its controller, its entry in the shared timer queue, and the promise racing
+ * `fn` against the limit and the caller's abort. Whichever comes first settles it; the rest is
+ * detached (timer entry cancelled, caller listener removed).
+ */
+class TimeoutCall<T> extends TimerTask {
+  readonly controller = new AbortController();
+  settled = false;
+  private reject: ((error: unknown) => void) | undefined = undefined;
+  private readonly onParentAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly policy: TimeoutPolicy,
+    private readonly ms: number,
+    private readonly byDeadline: boolean,
+    private readonly key: string | undefined,
+    private readonly parent: AbortSignal | undefined,
+  ) {
+    super();
+    if (parent !== undefined) {
+      // Only a signal that can abort gets a listener; removed on settle (see detach).
+      this.onParentAbort = () => this.abortedByParent();
+      parent.addEventListener('abort', this.onParentAbort);
+    } else this.onParentAbort = undefined;
+  }
+
+  /** The promise of the call: settles with `result`, or rejects at once on timeout or abort. */
+  race(result: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.reject = reject;
+      result.then(
+        (value) => {
+          if (this.settled) return;
+          this.detach();
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (this.settled) return;
+          this.detach();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Marks it settled, cancels the timer entry and removes the caller listener. */
+  detach(): void {
+    this.settled = true;
+    timerQueue.cancel(this);
+    if (this.onParentAbort !== undefined) this.parent?.removeEventListener('abort', this.onParentAbort);
+  }
+
+  /** The limit was reached: abort the signal handed to fn with our error and reject at once. */
+  onDue(): void {
+    if (this.settled) return;
+    this.detach();
+    const { policy, ms } = this;
+    policy.emit(ms, this.byDeadline, this.key);
+    const error = this.byDeadline
+      ? new DeadlineExceededError({
+          policy: policy.name,
+          message: `${policy.name}: deadline reached after ${ms}ms`,
+        })
+      : new TimeoutError({ policy: policy.name, message: `${policy.name}: timed out after ${ms}ms` });
+    this.controller.abort(error);
+    this.reject?.(abortReason(this.controller.signal));
+  }
+
+  private abortedByParent(): void {
+    if (this.settled) return;
+    this.detach();
+    this.controller.abort((this.parent as AbortSignal).reason);
+    this.reject?.(abortReason(this.controller.signal));
   }
 }
 

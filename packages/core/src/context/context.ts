@@ -35,7 +35,12 @@ export interface RequestContext {
   onDegraded?: (reasons: readonly string[]) => void;
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
+// One store per process, even when the package is loaded twice (its ESM and CommonJS builds, or two
+// installed copies): an adapter and the app must see the same request context.
+const STORAGE_KEY = Symbol.for('bulwark.request-context.v1');
+const holder = globalThis as typeof globalThis & { [STORAGE_KEY]?: AsyncLocalStorage<RequestContext> };
+holder[STORAGE_KEY] ??= new AsyncLocalStorage<RequestContext>();
+const storage: AsyncLocalStorage<RequestContext> = holder[STORAGE_KEY];
 
 /** The current request context, or undefined outside a request. */
 export function getContext(): RequestContext | undefined {

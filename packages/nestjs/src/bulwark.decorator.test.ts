@@ -4,7 +4,7 @@
  * real HTTP server, where fake timers would also freeze the sockets.
  */
 import 'reflect-metadata';
-import { BulwarkError, getContext } from '@bulwark/core';
+import { type Bulwark, BulwarkError, getContext } from '@bulwark/core';
 import {
   Controller,
   Get,
@@ -18,6 +18,7 @@ import {
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BULWARK } from './bulwark.constants.js';
 import { Bulkhead, CircuitBreaker, Fallback, Retry, Timeout, UsePolicy } from './bulwark.decorator.js';
 import { BulwarkModule } from './bulwark.module.js';
 import { currentSignal } from './bulwark.signal.js';
@@ -183,6 +184,15 @@ describe('decorators on services', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ charged: 42, correlationId: 'req-42' });
     expect(calls.charge).toBe(3);
+  });
+
+  it("reports the decorators' events (retries) on the core instance's event stream", async () => {
+    const nest = await start();
+    const core = nest.get<Bulwark>(BULWARK);
+    const seen: string[] = [];
+    core.events.on('retry.scheduled', (e) => seen.push(e.policy));
+    await request(nest.getHttpServer()).get('/charge/1').expect(200);
+    expect(seen).toEqual(['PaymentsService.charge:retry', 'PaymentsService.charge:retry']);
   });
 
   it('@Fallback answers with a method of the class, getting the error and the arguments', async () => {

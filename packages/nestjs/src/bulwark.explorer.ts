@@ -107,17 +107,18 @@ export class BulwarkExplorer {
       case 'policy':
         return this.named(l.name, '@UsePolicy');
       case 'timeout':
-        return timeout({ name: `${label}:timeout`, timeout: l.duration });
+        return timeout({ name: `${label}:timeout`, timeout: l.duration, events: this.bulwark.events });
       case 'retry':
-        return retry({ name: `${label}:retry`, ...l.options });
+        return retry({ name: `${label}:retry`, ...l.options, events: this.bulwark.events });
       case 'bulkhead':
-        return bulkhead({ name: `${label}:bulkhead`, ...l.options });
+        return bulkhead({ name: `${label}:bulkhead`, ...l.options, events: this.bulwark.events });
       case 'circuitBreaker':
         return this.breaker(l, label);
       case 'fallback': {
         const fn = fallbackFunction(l.handler, instance, original);
         return fallback({
           name: `${label}:fallback`,
+          events: this.bulwark.events,
           fallback: (error: unknown) => fn.call(instance, error, ...(callFrames.getStore()?.args ?? [])),
         });
       }
@@ -136,11 +137,12 @@ export class BulwarkExplorer {
   }
 
   private breaker(l: Extract<PolicyLayer, { kind: 'circuitBreaker' }>, label: string): Policy {
-    if (l.name === undefined) return circuitBreaker({ name: `${label}:breaker`, ...l.options });
+    if (l.name === undefined)
+      return circuitBreaker({ name: `${label}:breaker`, ...l.options, events: this.bulwark.events });
     if (l.options === undefined) return this.named(l.name, '@CircuitBreaker');
     let shared = this.sharedBreakers.get(l.name);
     if (!shared) {
-      shared = circuitBreaker({ ...l.options, name: l.name });
+      shared = circuitBreaker({ ...l.options, name: l.name, events: this.bulwark.events });
       this.sharedBreakers.set(l.name, shared);
     }
     return shared;

@@ -234,6 +234,61 @@ describe('bulkhead', () => {
     releaseC();
   });
 
+  it('tryAcquire takes a free slot synchronously and returns undefined when it would have to wait', async () => {
+    const bh = bulkhead({ maxConcurrent: 2, maxQueue: 1 });
+    const r1 = bh.tryAcquire('k');
+    const r2 = bh.tryAcquire('k');
+    expect(typeof r1).toBe('function');
+    expect(typeof r2).toBe('function');
+    expect(bh.tryAcquire('k')).toBeUndefined();
+    expect(bh.stats('k')).toMatchObject({ running: 2, queued: 0 });
+    const waiter = track(bh.acquire('k'));
+    r1?.();
+    r1?.(); // idempotent: frees one slot only
+    await flush();
+    expect(waiter.state).toBe('resolved');
+    expect(bh.stats('k')).toMatchObject({ running: 2, queued: 0 });
+    r2?.();
+    (waiter.value as () => void)();
+    expect(bh.stats('k')).toMatchObject({ running: 0 });
+    expect(bh.tryAcquire()).toBeTypeOf('function');
+    bh.close();
+    expect(bh.tryAcquire('other')).toBeUndefined();
+  });
+
+  it('tryAcquire returns undefined when every key is busy, without rejecting or emitting', () => {
+    const events = new EventStream();
+    const emit = vi.spyOn(events, 'emit');
+    events.onAny(() => {});
+    const bh = bulkhead({ maxConcurrent: 1, maxKeys: 1, events });
+    const ra = bh.tryAcquire('a');
+    expect(bh.tryAcquire('b')).toBeUndefined();
+    expect(emit).not.toHaveBeenCalled();
+    ra?.();
+    expect(bh.tryAcquire('b')).toBeTypeOf('function');
+  });
+
+  it('execute calls fn synchronously when a slot is free', () => {
+    const bh = bulkhead({ maxConcurrent: 1 });
+    let called = false;
+    const p = bh.execute(() => {
+      called = true;
+      return 1;
+    });
+    expect(called).toBe(true);
+    return expect(p).resolves.toBe(1);
+  });
+
+  it('evicts the least recently used idle key first', async () => {
+    const bh = bulkhead({ maxConcurrent: 1, maxKeys: 2 });
+    await bh.execute(() => 1, { key: 'a' });
+    await bh.execute(() => 1, { key: 'b' });
+    await bh.execute(() => 1, { key: 'a' }); // a is now the most recently used
+    await bh.execute(() => 1, { key: 'c' }); // evicts b
+    const keys = [...(bh as unknown as { all: Map<string, unknown> }).all.keys()].sort();
+    expect(keys).toEqual(['a', 'c']);
+  });
+
   it('emits nothing and reads no context when nobody listens', async () => {
     const events = new EventStream();
     const emit = vi.spyOn(events, 'emit');

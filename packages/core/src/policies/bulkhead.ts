@@ -2,10 +2,11 @@
  * Bulkhead: at most `maxConcurrent` calls run per key, at most `maxQueue` wait (FIFO) for at
  * most `queueTimeout`. A full bulkhead rejects at once.
  *
- * Key bookkeeping: idle compartments (nothing running or queued; they keep only a duration
- * average) live in an LRU; busy ones live in a plain map and are never evicted. Together they
- * hold at most `maxKeys` compartments: a new key evicts the oldest idle one, and when every
- * compartment is busy a call for a new key is rejected at once, so memory stays bounded.
+ * Key bookkeeping: one map holds every compartment (at most `maxKeys`). Idle ones (nothing
+ * running or queued; they keep only a duration average) are also threaded on an intrusive
+ * doubly-linked list in the order they became idle, so the least recently used idle one is its
+ * head: a new key evicts it in O(1), and when every compartment is busy a call for a new key is
+ * rejected at once, so memory stays bounded. A call costs one map lookup and a few pointer moves.
  *
  * Queue timeouts use one unref'd timer per compartment, armed for the queue head only.
  */
@@ -13,8 +14,8 @@ import { getContext } from '../context/context.js';
 import { BulkheadFullError, CancelledError, QueueTimeoutError } from '../errors/bulwark-error.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
-import { BoundedMap } from '../util/bounded-map.js';
 import { toMs } from '../util/duration.js';
+import { IdleList, type IdleNode } from '../util/idle-list.js';
 import { abortReason } from '../util/time.js';
 import type { BulkheadOptions } from './options.js';
 
@@ -37,6 +38,13 @@ export interface BulkheadStats {
 export interface BulkheadPolicy extends Policy, Closeable {
   /** Waits for a slot for `key` (default 'default') and resolves with its idempotent release function. */
   acquire(key?: string, signal?: AbortSignal): Promise<BulkheadRelease>;
+  /**
+   * Takes a free slot for `key` (default 'default') synchronously and returns its idempotent
+   * release function, or returns undefined when none is free at once (full, queue non-empty,
+   * closed, or every key busy): then call {@link BulkheadPolicy.acquire} to queue or be rejected.
+   * Emits nothing and allocates no promise.
+   */
+  tryAcquire(key?: string): BulkheadRelease | undefined;
   /** Occupancy of `key` (default 'default'); zeros for a key never seen. */
   stats(key?: string): BulkheadStats;
   /** Rejects every queued call with a CancelledError, clears timers and forgets every key. Idempotent. */
@@ -55,7 +63,7 @@ interface Waiter {
   correlationId: string | undefined;
 }
 
-class Compartment {
+class Compartment implements IdleNode<Compartment> {
   running = 0;
   queued = 0;
   head: Waiter | undefined = undefined;
@@ -63,7 +71,10 @@ class Compartment {
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** EWMA of run durations in ms; -1 until the first release. */
   ewmaMs = -1;
-  busy = false;
+  /** Neighbours on the idle list (only while idle). */
+  prevIdle: Compartment | undefined = undefined;
+  nextIdle: Compartment | undefined = undefined;
+  onIdleList = false;
   constructor(readonly key: string) {}
 }
 
@@ -88,8 +99,9 @@ class Bulkhead implements BulkheadPolicy {
   private readonly queueTimeoutMs: number;
   private readonly maxKeys: number;
   private readonly events: EventStream;
-  private readonly idle: BoundedMap<string, Compartment>;
-  private readonly busy = new Map<string, Compartment>();
+  private readonly all = new Map<string, Compartment>();
+  /** Idle compartments, least recently used first. */
+  private readonly idle = new IdleList<Compartment>();
   private closed = false;
 
   constructor(options: BulkheadOptions) {
@@ -106,19 +118,61 @@ class Bulkhead implements BulkheadPolicy {
       options.queueTimeout === undefined ? 1000 : toMs(options.queueTimeout, 'queueTimeout');
     this.maxKeys = positiveInt(options.maxKeys, 'maxKeys', 1000, 1);
     this.events = options.events ?? defaultEvents;
-    this.idle = new BoundedMap(this.maxKeys);
   }
 
-  async execute<T>(fn: Operation<T>, options: ExecuteOptions = {}): Promise<T> {
-    const signal = options.signal;
-    const release = await this.acquire(options.key, signal);
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    const signal = options?.signal;
+    const attempt = options?.attempt ?? 1;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    // Fast path: a free slot is taken synchronously, with no release closure and no extra promise.
+    const c = this.enter(options?.key ?? 'default');
+    if (c !== undefined) return this.runIn(c, Date.now(), fn, signal, attempt);
+    return this.queued(fn, options?.key, signal, attempt);
+  }
+
+  private async runIn<T>(
+    c: Compartment,
+    started: number,
+    fn: Operation<T>,
+    signal: AbortSignal | undefined,
+    attempt: number,
+  ): Promise<T> {
+    try {
+      return await fn(signal ?? NEVER_ABORTED, attempt);
+    } finally {
+      this.release(c, Date.now() - started);
+    }
+  }
+
+  private async queued<T>(
+    fn: Operation<T>,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    attempt: number,
+  ): Promise<T> {
+    const release = await this.acquire(key, signal);
     try {
       // The slot may have been handed over just before the caller gave up.
       if (signal?.aborted) throw abortReason(signal);
-      return await fn(signal ?? NEVER_ABORTED, options.attempt ?? 1);
+      return await fn(signal ?? NEVER_ABORTED, attempt);
     } finally {
       release();
     }
+  }
+
+  tryAcquire(key = 'default'): BulkheadRelease | undefined {
+    const c = this.enter(key);
+    return c === undefined ? undefined : this.releaser(c);
+  }
+
+  /** Takes a free slot of `key`'s compartment at once, or returns undefined. */
+  private enter(key: string): Compartment | undefined {
+    if (this.closed) return undefined;
+    const c = this.compartment(key);
+    // A non-empty queue means no free slot (waiters get slots first), so FIFO order holds.
+    if (c === undefined || c.running >= this.maxConcurrent) return undefined;
+    if (c.running++ === 0) this.idle.unlink(c);
+    return c;
   }
 
   acquire(key = 'default', signal?: AbortSignal): Promise<BulkheadRelease> {
@@ -128,12 +182,7 @@ class Bulkhead implements BulkheadPolicy {
     const c = this.compartment(key);
     if (c === undefined) return Promise.reject(this.full(key, undefined));
     if (c.running < this.maxConcurrent) {
-      c.running++;
-      if (!c.busy) {
-        c.busy = true;
-        this.idle.delete(key);
-        this.busy.set(key, c);
-      }
+      if (c.running++ === 0) this.idle.unlink(c);
       return Promise.resolve(this.releaser(c));
     }
     if (c.queued >= this.maxQueue) return Promise.reject(this.full(key, c));
@@ -141,7 +190,7 @@ class Bulkhead implements BulkheadPolicy {
   }
 
   stats(key = 'default'): BulkheadStats {
-    const c = this.busy.get(key) ?? this.idle.peek(key);
+    const c = this.all.get(key);
     return {
       running: c?.running ?? 0,
       queued: c?.queued ?? 0,
@@ -153,7 +202,7 @@ class Bulkhead implements BulkheadPolicy {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const c of this.busy.values()) {
+    for (const c of this.all.values()) {
       if (c.timer !== undefined) clearTimeout(c.timer);
       c.timer = undefined;
       for (let w = c.head; w !== undefined; w = c.head) {
@@ -166,21 +215,23 @@ class Bulkhead implements BulkheadPolicy {
         );
       }
     }
-    this.busy.clear();
+    this.all.clear();
     this.idle.clear();
   }
 
   /** The compartment for `key`, or undefined when `maxKeys` compartments are all busy. */
   private compartment(key: string): Compartment | undefined {
-    const found = this.busy.get(key) ?? this.idle.get(key);
+    const found = this.all.get(key);
     if (found !== undefined) return found;
-    if (this.busy.size + this.idle.size >= this.maxKeys) {
-      const oldest = this.idle.entries().next();
-      if (oldest.done) return undefined;
-      this.idle.delete(oldest.value[0]);
+    if (this.all.size >= this.maxKeys) {
+      const oldest = this.idle.oldest;
+      if (oldest === undefined) return undefined;
+      this.idle.unlink(oldest);
+      this.all.delete(oldest.key);
     }
     const c = new Compartment(key);
-    this.idle.set(key, c);
+    this.all.set(key, c);
+    this.idle.append(c);
     return c;
   }
 
@@ -205,11 +256,7 @@ class Bulkhead implements BulkheadPolicy {
       return;
     }
     c.running--;
-    if (c.running === 0 && c.busy && !this.closed) {
-      c.busy = false;
-      this.busy.delete(c.key);
-      this.idle.set(c.key, c);
-    }
+    if (c.running === 0 && !this.closed) this.idle.append(c);
   }
 
   private enqueue(

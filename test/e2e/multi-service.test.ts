@@ -36,13 +36,17 @@ interface Proc {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, HOST, resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
+/** `n` distinct free ports (held open together while they are picked, so they differ). */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.listen(0, HOST, resolve))));
+  const ports = servers.map((s) => {
+    const address = s.address();
+    if (typeof address !== 'object' || address === null) throw new Error('no port');
+    return address.port;
+  });
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
 }
 
 function run(name: string, script: string, env: NodeJS.ProcessEnv): Proc {
@@ -84,6 +88,21 @@ function parse(line: string): Record<string, unknown> | undefined {
   }
 }
 
+/** Waits for `p`'s "listening" line; fails at once, with its output, if it exits first. */
+async function listening(p: Proc, isListening: (line: string) => boolean, ms = 45_000): Promise<void> {
+  await waitFor(
+    `${p.name} to listen`,
+    () => {
+      if (p.stdout.some(isListening)) return true;
+      if (p.child.exitCode !== null || p.child.signalCode !== null) {
+        throw new Error(`${p.name} exited before listening:\n${[...p.stdout, ...p.stderr].join('\n')}`);
+      }
+      return undefined;
+    },
+    ms,
+  );
+}
+
 /** Exits within `ms`, else the test fails (and the process is killed). */
 async function exited(p: Proc, ms = 8000) {
   let timer: NodeJS.Timeout | undefined;
@@ -121,22 +140,29 @@ describe('multi-service: gateway (Express) → orders (Koa) → payments (NestJS
   let base = '';
 
   beforeAll(async () => {
-    const [g, o, p] = [await freePort(), await freePort(), await freePort()];
-    const env = { GATEWAY_PORT: String(g), ORDERS_PORT: String(o), PAYMENTS_PORT: String(p) };
-    procs.payments = run('payments', PAYMENTS, env);
-    procs.orders = run('orders', `${dir}orders.mjs`, env);
-    procs.gateway = run('gateway', `${dir}gateway.mjs`, env);
-    for (const name of NAMES) {
-      await waitFor(
-        `${name} to listen (stdout: ${procs[name].stdout.join('\n')} stderr: ${procs[name].stderr.join('\n')})`,
-        () => (procs[name].stdout.some((l) => parse(l)?.msg === 'listening') ? true : undefined),
-        20_000,
-      );
+    // A port taken between picking and listening (another test run on this machine) makes a
+    // service exit at once: start the three again on fresh ports, up to three times.
+    let g = 0;
+    for (let attempt = 1; ; attempt++) {
+      const [gw, o, p] = (await freePorts(3)) as [number, number, number];
+      g = gw;
+      const env = { GATEWAY_PORT: String(gw), ORDERS_PORT: String(o), PAYMENTS_PORT: String(p) };
+      procs.payments = run('payments', PAYMENTS, env);
+      procs.orders = run('orders', `${dir}orders.mjs`, env);
+      procs.gateway = run('gateway', `${dir}gateway.mjs`, env);
+      try {
+        for (const name of NAMES) await listening(procs[name], (l) => parse(l)?.msg === 'listening');
+        break;
+      } catch (error) {
+        for (const p of Object.values(procs)) p.child.kill('SIGKILL');
+        await Promise.all(Object.values(procs).map((p) => p.exit));
+        if (attempt === 3) throw error;
+      }
     }
     base = `http://${HOST}:${g}`;
     // Warm up (first fetch, JIT), so the deadline cases below measure steady-state hops.
     for (let i = 0; i < 3; i++) expect((await fetch(`${base}/checkout/warm-${i}`)).status).toBe(200);
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     for (const p of Object.values(procs)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
@@ -322,7 +348,7 @@ describe('multi-service launcher (start.mjs)', () => {
   });
 
   it('starts the three with prefixed output, serves a checkout, and passes SIGTERM on (all exit 0)', async () => {
-    const [g, o, p] = [await freePort(), await freePort(), await freePort()];
+    const [g, o, p] = (await freePorts(3)) as [number, number, number];
     launcher = run('launcher', `${dir}start.mjs`, {
       GATEWAY_PORT: String(g),
       ORDERS_PORT: String(o),
@@ -330,14 +356,7 @@ describe('multi-service launcher (start.mjs)', () => {
     });
     const l = launcher;
     for (const n of NAMES) {
-      await waitFor(
-        `${n} to listen under the launcher`,
-        () =>
-          l.stdout.some((s) => s.startsWith(`${n.padEnd(8)} | `) && s.includes('"listening"'))
-            ? true
-            : undefined,
-        20_000,
-      );
+      await listening(l, (s) => s.startsWith(`${n.padEnd(8)} | `) && s.includes('"listening"'));
     }
     const res = await fetch(`http://${HOST}:${g}/checkout/52`, { signal: AbortSignal.timeout(10_000) });
     expect(res.status).toBe(200);
@@ -351,5 +370,5 @@ describe('multi-service launcher (start.mjs)', () => {
     expect(await exited(l)).toEqual({ code: 0, signal: null });
     for (const n of NAMES) expect(l.stdout).toContain(`${n.padEnd(8)} | exited (code 0)`);
     expect(l.stderr).toEqual([]);
-  }, 40_000);
+  }, 90_000);
 });

@@ -92,8 +92,20 @@ interface Entry {
   generation: number;
 }
 
-/** An async action, so a sync `fn`, a sync throw and an `undefined` result all work in opossum. */
-const ACTION: Action = async (fn, signal, attempt) => fn(signal, attempt);
+/**
+ * Runs `fn` and always returns a promise, so a sync `fn`, a sync throw and an `undefined` result
+ * all work in opossum; a native promise is passed through as is (no extra async wrapper).
+ */
+function settle<T>(fn: Operation<T>, signal: AbortSignal, attempt: number): Promise<T> {
+  try {
+    const r = fn(signal, attempt);
+    return r instanceof Promise ? r : Promise.resolve(r);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+const ACTION: Action = settle;
 /** Handed to `fn` when the caller gave no signal. */
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -127,24 +139,40 @@ class KeyedCircuitBreaker implements CircuitBreakerPolicy {
       : undefined;
   }
 
-  async execute<T>(fn: Operation<T>, options: ExecuteOptions = {}): Promise<T> {
-    const key = options.key ?? 'default';
-    const signal = options.signal ?? NEVER_ABORTED;
-    const attempt = options.attempt ?? 1;
-    const ov = this.override(key);
-    if (ov === 'disabled') return fn(signal, attempt);
-    if (ov === 'force-open') {
-      this.entries.peek(key)?.status.increment('rejects');
-      throw this.rejection(key, this.cfg.resetTimeoutMs);
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    try {
+      const key = options?.key ?? 'default';
+      const signal = options?.signal ?? NEVER_ABORTED;
+      const attempt = options?.attempt ?? 1;
+      const ov = this.keyOverrides.size === 0 ? this.globalOverride : this.override(key);
+      if (ov === 'disabled') return settle(fn, signal, attempt);
+      if (ov === 'force-open') {
+        this.entries.peek(key)?.status.increment('rejects');
+        return Promise.reject(this.rejection(key, this.cfg.resetTimeoutMs));
+      }
+      const e = this.entry(key);
+      if (ov === 'force-closed') return this.recorded(e, fn, signal, attempt);
+      // Hot path: a closed breaker goes straight into opossum, with no extra promise of ours.
+      if (e.cb.closed) return e.cb.fire(fn as Operation<unknown>, signal, attempt) as Promise<T>;
+      return this.notClosed(e, ov, fn, signal, attempt);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const e = this.entry(key);
-    if (ov === 'force-closed') return this.recorded(e, fn, signal, attempt);
-    if (e.cb.closed) return e.cb.fire(fn as Operation<unknown>, signal, attempt) as Promise<T>;
+  }
+
+  /** An open or half-open breaker: a probe, a recorded call (metrics-only) or a rejection. */
+  private notClosed<T>(
+    e: Entry,
+    ov: BreakerOverride,
+    fn: Operation<T>,
+    signal: AbortSignal,
+    attempt: number,
+  ): Promise<T> {
     if (e.cb.halfOpen && e.probes < this.cfg.halfOpenProbes) return this.probe(e, fn, signal, attempt);
     if (ov === 'metrics-only') return this.recorded(e, fn, signal, attempt);
     e.status.increment('rejects');
     const retryAfterMs = e.cb.opened ? Math.max(0, e.openedAt + this.cfg.resetTimeoutMs - Date.now()) : 0;
-    throw this.rejection(key, retryAfterMs);
+    return Promise.reject(this.rejection(e.key, retryAfterMs));
   }
 
   state(key = 'default'): CircuitState {

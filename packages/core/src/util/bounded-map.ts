@@ -4,6 +4,9 @@
  */
 export class BoundedMap<K, V> {
   private readonly map = new Map<K, V>();
+  /** The most recently used key when known: touching it again needs no re-insertion. */
+  private newest: K | undefined = undefined;
+  private hasNewest = false;
 
   constructor(
     readonly max: number,
@@ -21,9 +24,11 @@ export class BoundedMap<K, V> {
   /** Reads and marks as recently used. */
   get(key: K): V | undefined {
     const v = this.map.get(key);
-    if (v !== undefined) {
+    if (v !== undefined && !(this.hasNewest && this.newest === key)) {
       this.map.delete(key);
       this.map.set(key, v);
+      this.newest = key;
+      this.hasNewest = true;
     }
     return v;
   }
@@ -54,11 +59,19 @@ export class BoundedMap<K, V> {
       }
     }
     this.map.set(key, value);
+    this.newest = key;
+    this.hasNewest = true;
   }
 
   /** Deletes a key. */
   delete(key: K): boolean {
+    if (this.hasNewest && this.newest === key) this.forgetNewest();
     return this.map.delete(key);
+  }
+
+  private forgetNewest(): void {
+    this.newest = undefined;
+    this.hasNewest = false;
   }
 
   /** Entries, oldest first. */
@@ -70,5 +83,6 @@ export class BoundedMap<K, V> {
   clear(): void {
     if (this.onEvict) for (const [k, v] of this.map) this.onEvict(k, v);
     this.map.clear();
+    this.forgetNewest();
   }
 }

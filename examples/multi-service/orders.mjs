@@ -5,7 +5,7 @@
  * the request's budget for itself (the propagation margin), so a call that could not finish in
  * time is not sent at all: the request fails here, fast, with 504 DEADLINE_EXCEEDED.
  */
-import { createBulwark, createResilientFetch, DownstreamError, isBulwarkError } from '@bulwark/core';
+import { createBulwark, createResilientFetch } from '@bulwark/core';
 import { bulwark } from '@bulwark/koa';
 import Koa from 'koa';
 import { createLogger, HOST, onShutdown, ports, requestLog } from './lib.mjs';
@@ -28,25 +28,6 @@ const core = createBulwark({
 const { middleware } = bulwark(core);
 // The resilient client with a 100 ms margin: what orders keeps for itself after payments answers.
 const call = createResilientFetch(core, { margin: '100ms' });
-
-/**
- * Payments' own refusals (the attempt or total timeout, an open breaker) pass through the client
- * unchanged and would reach the gateway as orders' failure. Name the hop, so the edge blames
- * payments. A spent budget (DEADLINE_EXCEEDED: the call was never sent) stays orders' own.
- */
-function blamePayments(error) {
-  if (!isBulwarkError(error) || error.code === 'DOWNSTREAM_ERROR' || error.code === 'DEADLINE_EXCEEDED')
-    return error;
-  // Retries that ran out on timeouts: report the last attempt's failure, with its suggestion.
-  const last = error.code === 'RETRY_EXHAUSTED' && isBulwarkError(error.cause) ? error.cause : error;
-  return new DownstreamError({
-    hop: 'payments',
-    status: last.code === 'TIMEOUT' ? 504 : 503,
-    problem: { code: last.code, suggestion: last.suggestion },
-    message: `Downstream service 'payments' failed with ${last.code} (${error.message})`,
-    cause: error,
-  });
-}
 
 const app = new Koa();
 // The middleware emits the errors it answered with a 5xx; the request line records their code.
@@ -71,13 +52,10 @@ app.use(async (ctx) => {
   if (!match) ctx.throw(404, `No route for ${ctx.method} ${ctx.path}.`);
   const id = match[1];
   const query = ctx.querystring === '' ? '' : `?${ctx.querystring}`;
-  let payment;
-  try {
-    const answer = await call('payments', `${paymentsUrl}/payments/${id}${query}`);
-    payment = await answer.json();
-  } catch (error) {
-    throw blamePayments(error);
-  }
+  // A failed, slow or refused call rejects with a DownstreamError naming payments (a spent budget,
+  // DEADLINE_EXCEEDED, stays orders' own): the middleware answers it as problem+json.
+  const answer = await call('payments', `${paymentsUrl}/payments/${id}${query}`);
+  const payment = await answer.json();
   ctx.body = { orderId: id, status: 'paid', payment };
 });
 

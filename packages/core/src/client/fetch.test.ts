@@ -300,8 +300,35 @@ describe('bulwark.fetch', () => {
     });
     for (let i = 0; i < 2; i++) await bulwark.fetch('flaky', server.url).catch(() => {});
     const err = await bulwark.fetch('flaky', server.url).catch((e) => e);
-    expect(isCircuitOpenError(err)).toBe(true);
+    // The open breaker is reported as this hop's failure, so the edge's problem names it.
+    expect(isDownstreamError(err)).toBe(true);
+    expect(err).toMatchObject({
+      hop: 'flaky',
+      service: 'flaky',
+      downstreamCode: 'CIRCUIT_OPEN',
+      status: 503,
+    });
+    expect(isCircuitOpenError(err.cause)).toBe(true);
+    expect(err.retryAfterMs).toBeGreaterThan(0);
     expect(server.seen).toHaveLength(2);
+  });
+
+  it('names the hop when its attempts time out, with the timeout suggestion', async () => {
+    // The server never answers; the attempt timeout aborts the request (short real wait: real socket).
+    script = () => {};
+    bulwark = createBulwark({
+      policies: { slow: { attemptTimeout: '50ms', retry: { maxAttempts: 2, initialDelay: 1 } } },
+    });
+    const err = await bulwark.fetch('slow', server.url).catch((e) => e);
+    expect(isDownstreamError(err)).toBe(true);
+    expect(err).toMatchObject({
+      hop: 'slow',
+      service: 'slow',
+      downstreamCode: 'TIMEOUT',
+      status: 504,
+      attempts: 2,
+    });
+    expect(err.suggestion).toMatch(/timeout/i);
   });
 
   it('rejects for an unknown policy', async () => {

@@ -249,12 +249,28 @@ async function toDownstreamError(r: Resolved, name: string, response: Response):
 }
 
 /** The error the caller sees: retries that ran out on downstream failures give the last DownstreamError. */
+/** Codes raised on our side of a call that still mean "this hop failed". */
+const HOP_FAILURES: ReadonlySet<string> = new Set(['TIMEOUT', 'CIRCUIT_OPEN', 'BULKHEAD_FULL']);
+
 function finalError(error: unknown, name: string, attempts: number): unknown {
   let e = error;
   if (isRetryExhaustedError(e) && e.cause !== undefined) e = e.cause;
   if (isDownstreamError(e)) {
     if (attempts > 1) Object.defineProperty(e, 'attempts', { value: attempts, enumerable: true });
     return e;
+  }
+  // A hop that timed out, or that our breaker or bulkhead refused, is named like one that answered
+  // an error, so the edge's problem blames the right service. A spent budget or a cancellation is
+  // not the hop's fault and passes through as is.
+  if (isBulwarkError(e) && HOP_FAILURES.has(e.code)) {
+    return new DownstreamError({
+      hop: name,
+      problem: { code: e.code, suggestion: e.suggestion },
+      status: e.code === 'TIMEOUT' ? 504 : 503,
+      retryAfterMs: e.retryAfterMs,
+      attempts: Math.max(1, attempts),
+      cause: e,
+    });
   }
   if (isBulwarkError(e) || isAbortLike(e)) return error;
   // fetch's network failures: TypeError('fetch failed') with the socket error as cause.

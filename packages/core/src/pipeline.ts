@@ -35,6 +35,7 @@ export class Pipeline implements Policy {
 /**
  * Calls layer `i` with a callback that enters layer `i + 1` with the signal and attempt this layer
  * handed it; key, deadline and idempotent travel on unchanged. The last layer gets `fn` itself.
+ * Per layer and call this allocates one small closure and one fixed-shape options object.
  */
 function run<T>(
   policies: readonly Policy[],
@@ -44,10 +45,17 @@ function run<T>(
 ): Promise<T> {
   const p = policies[i] as Policy;
   if (i === policies.length - 1) return p.execute(fn, options);
-  return p.execute<T>(
-    (signal, attempt) => run(policies, i + 1, fn, { ...options, signal, attempt }),
-    options,
-  );
+  const next = i + 1;
+  return p.execute<T>((signal, attempt) => run(policies, next, fn, inner(options, signal, attempt)), options);
+}
+
+/** The options for the next layer: the caller's, with this layer's signal and attempt. */
+function inner(options: ExecuteOptions | undefined, signal: AbortSignal, attempt: number): ExecuteOptions {
+  if (options === undefined) return { signal, attempt };
+  const o: ExecuteOptions = { ...options };
+  o.signal = signal;
+  o.attempt = attempt;
+  return o;
 }
 
 /**

@@ -19,7 +19,10 @@ export class HttpRequestContext implements RequestContext {
   readonly degraded: string[] = [];
   /** Set by an adapter that prefers its own hook to `InboundRequest.setHeader`. */
   onDegraded?: (reasons: readonly string[]) => void;
-  private traceContext: TraceContext | undefined;
+  // True private fields: not enumerable, so JSON.stringify(context) neither loops back through
+  // the admission nor drags the request (and its headers) along.
+  #trace: TraceContext | undefined;
+  readonly #admission: HttpAdmission;
 
   constructor(
     /** Validated correlation ID. */
@@ -28,10 +31,11 @@ export class HttpRequestContext implements RequestContext {
     readonly deadline: number | undefined,
     /** Criticality. */
     readonly criticality: Criticality,
-    private readonly admission: HttpAdmission,
+    admission: HttpAdmission,
     setHeader: InboundRequest['setHeader'],
     degradedHeader: string,
   ) {
+    this.#admission = admission;
     if (setHeader !== undefined) {
       // Only when the adapter gave a header writer: then the header goes out the moment the
       // answer is marked degraded, with no adapter code involved.
@@ -47,18 +51,18 @@ export class HttpRequestContext implements RequestContext {
 
   /** W3C trace context, parsed from the request on first read (many requests never need it). */
   get trace(): TraceContext {
-    if (this.traceContext === undefined) this.traceContext = traceFromHeaders(this.admission.req.headers);
-    return this.traceContext;
+    if (this.#trace === undefined) this.#trace = traceFromHeaders(this.#admission.req.headers);
+    return this.#trace;
   }
 
   /** Replaces the trace context (e.g. by a tracer that started its own span). */
   set trace(value: TraceContext) {
-    this.traceContext = value;
+    this.#trace = value;
   }
 
   /** Aborted on client disconnect, deadline or route timeout (created on first read). */
   get signal(): AbortSignal {
-    return this.admission.signal;
+    return this.#admission.signal;
   }
 }
 

@@ -76,7 +76,8 @@ export class HttpEngine implements HttpEngineLike, Closeable {
 
   /**
    * Like {@link HttpEngine.admit}, but returns the admission itself when no step had to wait
-   * (no bulkhead configured, no rate-limit store), saving a microtask per request. Adapters:
+   * (the bulkhead had a free slot or none is configured, no rate-limit store), saving a
+   * microtask per request; it is a promise only when the request must queue for a slot. Adapters:
    * `const a = engine.admitFast(req); const admission = a instanceof Promise ? await a : a;`
    */
   admitFast(req: InboundRequest): Admission | Promise<Admission> {
@@ -158,10 +159,26 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   private acquire(a: HttpAdmission): HttpAdmission | Promise<HttpAdmission> {
     const bh = this.o.bulkhead;
     if (bh === undefined) return a;
-    // Nobody can call abort() before admit returns, so the signal matters in the queue only
-    // when a deadline could fire; creating it otherwise would cost a controller per request.
-    const signal = a.context.deadline === undefined ? undefined : a.signal;
     const key = this.o.bulkheadKey === undefined ? a.key : this.bhKeyOf(a.req);
+    const client = a.req.signal;
+    if (client?.aborted !== true) {
+      // Fast path: a free slot is taken synchronously, so admitFast returns the admission itself.
+      const release = bh.tryAcquire(key);
+      if (release !== undefined) {
+        a.slot = release;
+        return a;
+      }
+    }
+    // It must queue (or be rejected). The queue place is given up when the client leaves
+    // (req.signal) or the deadline fires (the admission's signal, created only when there is a
+    // deadline: nobody can call abort() before admit returns).
+    const deadlineSignal = a.context.deadline === undefined ? undefined : a.signal;
+    const signal =
+      client === undefined
+        ? deadlineSignal
+        : deadlineSignal === undefined
+          ? client
+          : AbortSignal.any([client, deadlineSignal]);
     return bh.acquire(key, signal).then(
       (release) => {
         a.slot = release;

@@ -29,6 +29,14 @@ export interface InboundRequest {
    * the answer is marked degraded (`markDegraded`). It should do nothing once headers are sent.
    */
   setHeader?: (name: string, value: string) => void;
+  /**
+   * Optional signal that aborts when the client goes away (e.g. on the request's `close` before
+   * the response finished). While the request waits in the engine's bulkhead queue it is the only
+   * way to learn of a disconnect (`Admission.abort` cannot be called before `admit` returns), so a
+   * request whose client left gives up its queue place at once instead of holding it until its
+   * deadline or queue timeout. Adapters should pass it when they can; it is never required.
+   */
+  signal?: AbortSignal;
 }
 
 /** RFC 9457 problem details, with Bulwark's extension members. */
@@ -99,7 +107,8 @@ export interface HttpEngineLike {
   admit(req: InboundRequest): Promise<Admission>;
   /**
    * Same as `admit`, but returns the admission directly when nothing had to wait (no bulkhead,
-   * no rate-limit store), saving a microtask: `const a = engine.admitFast(req); const admission = a instanceof Promise ? await a : a;`
+   * bulkhead slot free or no bulkhead, no rate-limit store), saving a microtask; a promise only when
+   * the request must queue: `const a = engine.admitFast(req); const admission = a instanceof Promise ? await a : a;`
    */
   admitFast?(req: InboundRequest): Admission | Promise<Admission>;
   /** Runs `fn` inside the admission's request context (AsyncLocalStorage). */

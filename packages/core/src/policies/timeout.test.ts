@@ -165,6 +165,43 @@ describe('timeout', () => {
     expect(unref).toHaveBeenCalledTimes(1);
   });
 
+  it('nested timeouts: the outer one aborts the inner signal with its own reason, without listeners', async () => {
+    const outer = timeout({ timeout: 50, kind: 'total', name: 'total' });
+    const inner = timeout({ timeout: 1000, name: 'attempt' });
+    const { fn, seen } = hanging();
+    let outerSignal: AbortSignal | undefined;
+    const p = outer.execute((s) => {
+      outerSignal = s;
+      const add = vi.spyOn(s, 'addEventListener');
+      const r = inner.execute(fn, { signal: s });
+      expect(add).not.toHaveBeenCalled();
+      return r;
+    });
+    const assertion = expect(p).rejects.toSatisfy((e: unknown) => isTimeoutError(e) && e.policy === 'total');
+    await vi.advanceTimersByTimeAsync(50);
+    await assertion;
+    expect(seen.signal?.aborted).toBe(true);
+    expect(seen.signal?.reason).toBe(outerSignal?.reason);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('nested timeouts: an inner timeout does not abort the outer one, and settled inner calls unlink', async () => {
+    const outer = timeout({ timeout: 1000, kind: 'total' });
+    const inner = timeout({ timeout: 20, name: 'attempt' });
+    let outerSignal: AbortSignal | undefined;
+    const p = outer.execute(async (s) => {
+      outerSignal = s;
+      await inner.execute(async () => 1, { signal: s });
+      const err = await inner.execute(() => new Promise<never>(() => {}), { signal: s }).catch((e) => e);
+      expect(isTimeoutError(err) && err.policy === 'attempt').toBe(true);
+      return 'done';
+    });
+    await vi.advanceTimersByTimeAsync(20);
+    await expect(p).resolves.toBe('done');
+    expect(outerSignal?.aborted).toBe(false);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('accepts a bare duration string and validates', () => {
     expect(timeout('2s').timeoutMs).toBe(2000);
     expect(new TimeoutPolicy({ timeout: 5 }).kind).toBe('attempt');

@@ -114,16 +114,26 @@ function isThenable<T>(value: Promise<T> | T): value is Promise<T> {
   );
 }
 
+/** Marks the signal of a pending call, so a nested timeout links to it without an EventTarget listener. */
+const OWNER: unique symbol = Symbol('bulwark.timeout');
+type OwnedSignal = AbortSignal & { [OWNER]?: TimeoutCall<unknown> };
+
 /**
  * One pending call: its controller, its entry in the shared timer queue, and the promise racing
  * `fn` against the limit and the caller's abort. Whichever comes first settles it; the rest is
- * detached (timer entry cancelled, caller listener removed).
+ * detached (timer entry cancelled, caller listener or link removed).
+ *
+ * When the caller's signal belongs to an enclosing timeout (a total timeout around retry around an
+ * attempt timeout), the inner call links itself to the outer one instead of adding an abort
+ * listener: the outer call aborts its linked inner calls right after aborting its own signal.
  */
 class TimeoutCall<T> extends TimerTask {
   readonly controller = new AbortController();
   settled = false;
   private reject: ((error: unknown) => void) | undefined = undefined;
-  private readonly onParentAbort: (() => void) | undefined;
+  private readonly onParentAbort: (() => void) | undefined = undefined;
+  private link: TimeoutCall<unknown> | undefined = undefined;
+  private children: TimeoutCall<unknown>[] | undefined = undefined;
 
   constructor(
     private readonly policy: TimeoutPolicy,
@@ -133,11 +143,19 @@ class TimeoutCall<T> extends TimerTask {
     private readonly parent: AbortSignal | undefined,
   ) {
     super();
-    if (parent !== undefined) {
+    (this.controller.signal as OwnedSignal)[OWNER] = this as TimeoutCall<unknown>;
+    if (parent === undefined) return;
+    const owner = (parent as OwnedSignal)[OWNER];
+    if (owner === undefined) {
       // Only a signal that can abort gets a listener; removed on settle (see detach).
       this.onParentAbort = () => this.abortedByParent();
       parent.addEventListener('abort', this.onParentAbort);
-    } else this.onParentAbort = undefined;
+    } else if (!owner.settled) {
+      // A settled owner never aborts its signal again (an aborted one was refused by execute).
+      this.link = owner;
+      if (owner.children === undefined) owner.children = [this as TimeoutCall<unknown>];
+      else owner.children.push(this as TimeoutCall<unknown>);
+    }
   }
 
   /** The promise of the call: settles with `result`, or rejects at once on timeout or abort. */
@@ -164,6 +182,24 @@ class TimeoutCall<T> extends TimerTask {
     this.settled = true;
     timerQueue.cancel(this);
     if (this.onParentAbort !== undefined) this.parent?.removeEventListener('abort', this.onParentAbort);
+    const kids = this.link?.children;
+    if (kids !== undefined) {
+      const i = kids.indexOf(this as TimeoutCall<unknown>);
+      if (i >= 0) {
+        kids[i] = kids[kids.length - 1] as TimeoutCall<unknown>;
+        kids.pop();
+      }
+    }
+    this.link = undefined;
+  }
+
+  /** Aborts this call's signal, then the inner calls linked to it, then rejects. */
+  private abort(reason: unknown): void {
+    this.controller.abort(reason);
+    const kids = this.children;
+    this.children = undefined;
+    if (kids !== undefined) for (const k of kids) k.abortedByParent();
+    this.reject?.(abortReason(this.controller.signal));
   }
 
   /** The limit was reached: abort the signal handed to fn with our error and reject at once. */
@@ -178,15 +214,14 @@ class TimeoutCall<T> extends TimerTask {
           message: `${policy.name}: deadline reached after ${ms}ms`,
         })
       : new TimeoutError({ policy: policy.name, message: `${policy.name}: timed out after ${ms}ms` });
-    this.controller.abort(error);
-    this.reject?.(abortReason(this.controller.signal));
+    this.abort(error);
   }
 
-  private abortedByParent(): void {
+  /** The caller's signal aborted (by listener, or by the enclosing call it is linked to). */
+  abortedByParent(): void {
     if (this.settled) return;
     this.detach();
-    this.controller.abort((this.parent as AbortSignal).reason);
-    this.reject?.(abortReason(this.controller.signal));
+    this.abort((this.parent as AbortSignal).reason);
   }
 }
 

@@ -2,15 +2,13 @@
  * Composition of policies into one executable unit: a tiny fold, outermost first.
  */
 import type { ExecuteOptions, Operation, Policy } from './types.js';
-
-/** Handed to operations when the caller gave no signal; never aborts. */
-const NEVER: AbortSignal = new AbortController().signal;
+import { NEVER_ABORTED_SIGNAL } from './util/time.js';
 
 /** A policy that only runs the operation (with the caller's signal and attempt). */
 export const noopPolicy: Policy = {
   name: 'noop',
   async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
-    return fn(options?.signal ?? NEVER, options?.attempt ?? 1);
+    return fn(options?.signal ?? NEVER_ABORTED_SIGNAL, options?.attempt ?? 1);
   },
 };
 

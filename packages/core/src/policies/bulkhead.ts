@@ -16,7 +16,7 @@ import { defaultEvents, type EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
 import { toMs } from '../util/duration.js';
 import { IdleList, type IdleNode } from '../util/idle-list.js';
-import { abortReason } from '../util/time.js';
+import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
 import type { BulkheadOptions } from './options.js';
 
 /** Frees a bulkhead slot; calling it more than once does nothing. */
@@ -80,8 +80,6 @@ class Compartment implements IdleNode<Compartment> {
 
 /** Weight of the newest sample in the run-duration average. */
 const EWMA_ALPHA = 0.2;
-/** Handed to `fn` when the caller gave no signal; nobody can abort it. */
-const NEVER_ABORTED = new AbortController().signal;
 
 function positiveInt(value: unknown, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -138,7 +136,7 @@ class Bulkhead implements BulkheadPolicy {
     attempt: number,
   ): Promise<T> {
     try {
-      return await fn(signal ?? NEVER_ABORTED, attempt);
+      return await fn(signal ?? NEVER_ABORTED_SIGNAL, attempt);
     } finally {
       this.release(c, Date.now() - started);
     }
@@ -154,7 +152,7 @@ class Bulkhead implements BulkheadPolicy {
     try {
       // The slot may have been handed over just before the caller gave up.
       if (signal?.aborted) throw abortReason(signal);
-      return await fn(signal ?? NEVER_ABORTED, attempt);
+      return await fn(signal ?? NEVER_ABORTED_SIGNAL, attempt);
     } finally {
       release();
     }

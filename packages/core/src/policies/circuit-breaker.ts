@@ -18,6 +18,7 @@ import { CircuitOpenError } from '../errors/bulwark-error.js';
 import type { EventInput } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';
+import { NEVER_ABORTED_SIGNAL } from '../util/time.js';
 import { acquireClock, type RotateClock, releaseClock } from './breaker/clock.js';
 import { type BreakerConfig, normalizeBreakerOptions } from './breaker/config.js';
 import { BreakerSync } from './breaker/store-sync.js';
@@ -106,8 +107,6 @@ function settle<T>(fn: Operation<T>, signal: AbortSignal, attempt: number): Prom
 }
 
 const ACTION: Action = settle;
-/** Handed to `fn` when the caller gave no signal. */
-const NEVER_ABORTED = new AbortController().signal;
 
 function isCancellation(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
@@ -142,7 +141,7 @@ class KeyedCircuitBreaker implements CircuitBreakerPolicy {
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     try {
       const key = options?.key ?? 'default';
-      const signal = options?.signal ?? NEVER_ABORTED;
+      const signal = options?.signal ?? NEVER_ABORTED_SIGNAL;
       const attempt = options?.attempt ?? 1;
       const ov = this.keyOverrides.size === 0 ? this.globalOverride : this.override(key);
       if (ov === 'disabled') return settle(fn, signal, attempt);

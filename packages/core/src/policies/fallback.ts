@@ -8,10 +8,8 @@ import { defaultEvents, type EventStream } from '../telemetry/events.js';
 import type { ExecuteOptions, Operation, Policy } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { toMs } from '../util/duration.js';
+import { NEVER_ABORTED_SIGNAL } from '../util/time.js';
 import type { FallbackOptions } from './options.js';
-
-/** Handed to operations when the caller gave no signal; never aborts. */
-const NEVER: AbortSignal = new AbortController().signal;
 
 interface Stale {
   value: unknown;
@@ -86,7 +84,7 @@ export class FallbackPolicy<R = unknown> implements Policy {
   async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     const signal = options?.signal;
     try {
-      const result = await fn(signal ?? NEVER, options?.attempt ?? 1);
+      const result = await fn(signal ?? NEVER_ABORTED_SIGNAL, options?.attempt ?? 1);
       if (this.stale) this.remember(options?.key ?? 'default', result);
       return result;
     } catch (error) {

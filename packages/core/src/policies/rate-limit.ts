@@ -16,7 +16,7 @@ import { defaultEvents, type EventStream } from '../telemetry/events.js';
 import type { ExecuteOptions, Operation, Policy } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { toMs } from '../util/duration.js';
-import { abortReason } from '../util/time.js';
+import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
 import type { RateLimitOptions, RateLimitState } from './options.js';
 
 /** The outcome of one rate-limit check. */
@@ -44,7 +44,6 @@ interface Bucket {
 
 /** Float slack so that refills like 0.1 + 0.2 still count as the token they add up to. */
 const EPSILON = 1e-9;
-const NEVER_ABORTED = new AbortController().signal;
 
 class RateLimiter implements RateLimitPolicy {
   readonly name: string;
@@ -100,7 +99,7 @@ class RateLimiter implements RateLimitPolicy {
         rateLimit: { limit, remaining, resetMs, windowMs },
       });
     }
-    return fn(signal ?? NEVER_ABORTED, options.attempt ?? 1);
+    return fn(signal ?? NEVER_ABORTED_SIGNAL, options.attempt ?? 1);
   }
 
   takeSync(key: string, cost = 1): RateLimitDecision | undefined {

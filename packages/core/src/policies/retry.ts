@@ -8,7 +8,7 @@ import { getRetryAfterMs, isPermanent, isRetryable } from '../errors/classify.js
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
 import type { ExecuteOptions, Operation, Policy } from '../types.js';
 import { toMs } from '../util/duration.js';
-import { abortReason, sleep } from '../util/time.js';
+import { abortReason, NEVER_ABORTED_SIGNAL, sleep } from '../util/time.js';
 import { type BackoffConfig, nextDelay, type RandomFn } from './backoff.js';
 import type { BackoffKind, JitterKind, RetryOptions } from './options.js';
 import { RetryBudget } from './retry-budget.js';
@@ -23,8 +23,6 @@ export interface RetryPolicyOptions extends RetryOptions {
 
 const BACKOFFS: readonly BackoffKind[] = ['exponential', 'linear', 'constant'];
 const JITTERS: readonly JitterKind[] = ['none', 'full', 'equal', 'decorrelated'];
-/** Handed to operations when the caller gave no signal; never aborts. */
-const NEVER: AbortSignal = new AbortController().signal;
 
 function invalid(name: string, value: unknown, expected: string): TypeError {
   const shown =
@@ -104,7 +102,7 @@ export class RetryPolicy implements Policy {
   /** Runs `fn`, retrying retryable failures; `fn` receives the signal and the 1-based attempt number. */
   async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     const signal = options?.signal;
-    const opSignal = signal ?? NEVER;
+    const opSignal = signal ?? NEVER_ABORTED_SIGNAL;
     const canRetry = options?.idempotent !== false || this.retryNonIdempotent;
     this.budget?.recordCall();
     let prevDelay = this.backoff.initialDelayMs;

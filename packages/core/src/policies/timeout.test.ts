@@ -7,6 +7,7 @@ import {
   TimeoutError,
 } from '../errors/bulwark-error.js';
 import { type BulwarkEvent, EventStream } from '../telemetry/events.js';
+import { NEVER_ABORTED_SIGNAL } from '../util/time.js';
 import { deadlineFrom, TimeoutPolicy, timeout } from './timeout.js';
 
 function ctx(over: Partial<RequestContext> = {}): RequestContext {
@@ -200,6 +201,13 @@ describe('timeout', () => {
     await expect(p).resolves.toBe('done');
     expect(outerSignal?.aborted).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('adds no listener to the shared never-aborting signal outer policies hand in', async () => {
+    const add = vi.spyOn(NEVER_ABORTED_SIGNAL, 'addEventListener');
+    await expect(timeout(100).execute(async () => 1, { signal: NEVER_ABORTED_SIGNAL })).resolves.toBe(1);
+    expect(add).not.toHaveBeenCalled();
+    add.mockRestore();
   });
 
   it('accepts a bare duration string and validates', () => {

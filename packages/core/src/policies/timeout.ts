@@ -7,7 +7,7 @@ import { DeadlineExceededError, TimeoutError } from '../errors/bulwark-error.js'
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
 import type { ExecuteOptions, Operation, Policy } from '../types.js';
 import { type Duration, toMs } from '../util/duration.js';
-import { abortReason } from '../util/time.js';
+import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
 import { TimerTask, timerQueue } from '../util/timer-queue.js';
 import type { TimeoutOptions } from './options.js';
 
@@ -54,7 +54,9 @@ export class TimeoutPolicy implements Policy {
 
   /** Runs `fn` with a signal that aborts when the limit is hit. */
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
-    const parent = options?.signal;
+    const given = options?.signal;
+    // The shared never-aborting signal (handed in by an outer policy) needs no listener.
+    const parent = given === NEVER_ABORTED_SIGNAL ? undefined : given;
     if (parent?.aborted) return Promise.reject(abortReason(parent));
     const deadline = options?.deadline ?? getContext()?.deadline;
     const now = Date.now();

@@ -1,6 +1,12 @@
 import { CancelledError } from '../errors/bulwark-error.js';
 
 /**
+ * The signal handed to operations when the caller gave none. Its controller is unreachable, so it
+ * never aborts: policies recognise it and skip listening to it.
+ */
+export const NEVER_ABORTED_SIGNAL: AbortSignal = new AbortController().signal;
+
+/**
  * Waits `ms`, rejecting at once (with the signal's reason or a CancelledError) if `signal` aborts.
  * The timer is always cleared. It is deliberately NOT unref'd: a caller is awaiting this wait (a
  * retry backoff), and an unref'd timer would let the process exit mid-retry with the promise

@@ -8,7 +8,8 @@
  * head: a new key evicts it in O(1), and when every compartment is busy a call for a new key is
  * rejected at once, so memory stays bounded. A call costs one map lookup and a few pointer moves.
  *
- * Queue timeouts use one unref'd timer per compartment, armed for the queue head only.
+ * Queue timeouts use one timer per compartment, armed for the queue head only and cleared when the
+ * queue empties. It is not unref'd: queued callers are awaiting it (see util/timer-queue.ts).
  */
 import { getContext } from '../context/context.js';
 import { BulkheadFullError, CancelledError, QueueTimeoutError } from '../errors/bulwark-error.js';
@@ -310,7 +311,6 @@ class Bulkhead implements BulkheadPolicy {
 
   private arm(c: Compartment, delayMs: number): void {
     c.timer = setTimeout(() => this.expire(c), Math.max(0, delayMs));
-    c.timer.unref?.();
   }
 
   /**

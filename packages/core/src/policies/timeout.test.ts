@@ -146,24 +146,27 @@ describe('timeout', () => {
     expect(remove).toHaveBeenCalledWith('abort', expect.any(Function));
   });
 
-  it('unrefs its timer', async () => {
+  it('never unrefs its timer, so a hung call in a script still gets its TimeoutError', async () => {
     const unref = vi.fn();
-    const real = globalThis.setTimeout;
+    const armed = globalThis.setTimeout; // the fake one
     const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((cb: () => void, ms: number) => {
-      const t = real(cb, ms);
-      const orig = t.unref.bind(t);
+      const t = armed(cb, ms);
       t.unref = () => {
         unref();
-        return orig();
+        return t;
       };
       return t;
     }) as typeof setTimeout);
     try {
-      await timeout(100).execute(async () => 1);
+      const p = timeout(20).execute(() => new Promise(() => {}));
+      const settled = expect(p).rejects.toMatchObject({ code: 'TIMEOUT' });
+      await vi.advanceTimersByTimeAsync(20);
+      await settled;
     } finally {
       spy.mockRestore();
     }
-    expect(unref).toHaveBeenCalledTimes(1);
+    expect(unref).not.toHaveBeenCalled();
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('nested timeouts: the outer one aborts the inner signal with its own reason, without listeners', async () => {

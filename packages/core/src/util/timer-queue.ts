@@ -1,9 +1,13 @@
 /**
  * A shared deadline scheduler: every pending task sits in one binary min-heap ordered by due time,
- * and ONE unref'd setTimeout is armed for the earliest. Scheduling a later deadline touches no
+ * and ONE setTimeout is armed for the earliest. Scheduling a later deadline touches no
  * timer; cancelling is O(1) (lazy deletion: the entry is only marked and dropped when it reaches
  * the top, or by a compaction once dead entries outnumber live ones). When nothing is pending the
  * timer is cleared and the heap emptied, so an idle process holds no timer.
+ *
+ * The timer is deliberately NOT unref'd: a pending task is a timeout somebody is awaiting, and an
+ * unref'd timer would let the process exit with that promise unsettled (a script awaiting a hung
+ * call must get its TimeoutError, not a silent exit). It exists only while a task is pending.
  *
  * Time is read with `Date.now()` and timers are created with the global `setTimeout` looked up at
  * arm time, so fake timers (which replace both) drive it like any other timer; when the global
@@ -101,9 +105,7 @@ export class TimerQueue {
     this.armedWith = setTimeout;
     this.clearWith = clearTimeout;
     this.armedFor = due;
-    const t = setTimeout(this.onTimer, delay);
-    t.unref?.();
-    this.timer = t;
+    this.timer = setTimeout(this.onTimer, delay);
   }
 
   private disarm(): void {

@@ -40,7 +40,10 @@ export interface RetryOptions extends CommonPolicyOptions {
   honorRetryAfter?: boolean;
   /** Retry budget; `false` disables it. On by default: 20% of recent calls, floor 10 retries/s, window 10s. */
   budget?: false | { ratio?: number; minPerSecond?: number; window?: Duration };
-  /** Retry operations not marked idempotent. Default true for plain calls (the HTTP client passes idempotent explicitly). */
+  /**
+   * Retry operations explicitly marked `idempotent: false` (e.g. a POST without an Idempotency-Key).
+   * Default false. Calls that say nothing about idempotency are retried.
+   */
   retryNonIdempotent?: boolean;
 }
 

@@ -36,11 +36,6 @@ export interface BulwarkExpress {
   readonly core: Bulwark;
 }
 
-interface Admitted {
-  admission: Admission;
-  inbound: InboundRequest;
-}
-
 function isBulwark(value: Bulwark | BulwarkConfig): value is Bulwark {
   return typeof (value as Partial<Bulwark>).run === 'function' && 'http' in value;
 }
@@ -52,32 +47,75 @@ function pathOf(req: Request): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+// The adapter's per-request state lives on `req` under a symbol: no WeakMap entry per request
+// (ephemerons make the young-generation GC keep whole requests alive) and no closure per request.
+const STATE = Symbol('bulwark.express');
+type Stateful = { [STATE]?: Inbound };
+
 /**
- * Describes `req` for the engine. The route pattern is only known once a route matched, so an
- * app-level middleware keys by path (`GET /users/42`) and a route-level one (or `protect()` used
- * without the app-level middleware) keys by pattern (`GET /users/:id`).
+ * Describes `req` for the engine, and holds the adapter's state of one request (its admission).
+ * The route pattern is only known once a route matched, so an app-level middleware keys by path
+ * (`GET /users/42`) and a route-level one (or `protect()` without the app-level middleware) keys
+ * by pattern (`GET /users/:id`).
  */
-function toInbound(req: Request, res: Response): InboundRequest {
-  const path = pathOf(req);
-  const route: unknown = (req.route as { path?: unknown } | undefined)?.path;
-  return {
-    method: req.method,
-    path,
-    routeKey: `${req.method} ${typeof route === 'string' ? req.baseUrl + route : path}`,
-    headers: req.headers,
-    remoteAddress: req.ip ?? req.socket.remoteAddress,
-    // The engine sets the degraded header through this the moment an answer is marked degraded.
-    setHeader: (name, value) => {
-      if (!res.headersSent) res.setHeader(name, value);
-    },
-  };
+class Inbound implements InboundRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly routeKey: string;
+  readonly headers: InboundRequest['headers'];
+  readonly remoteAddress: string | undefined;
+  /** Set once admitted (also when rejected). */
+  admission: Admission | undefined = undefined;
+  /** The response closed (finished or the client left). */
+  gone = false;
+  readonly #res: Response;
+
+  constructor(req: Request, res: Response) {
+    const path = pathOf(req);
+    const route: unknown = (req.route as { path?: unknown } | undefined)?.path;
+    this.method = req.method;
+    this.path = path;
+    this.routeKey = `${req.method} ${typeof route === 'string' ? req.baseUrl + route : path}`;
+    this.headers = req.headers;
+    // req.ip runs proxy-addr on every read; it only differs from the socket's address behind a trusted proxy.
+    this.remoteAddress = req.app.enabled('trust proxy')
+      ? (req.ip ?? req.socket.remoteAddress)
+      : req.socket.remoteAddress;
+    this.#res = res;
+  }
+
+  /** The engine sets the degraded header through this the moment an answer is marked degraded. */
+  setHeader(name: string, value: string): void {
+    if (!this.#res.headersSent) this.#res.setHeader(name, value);
+  }
+}
+
+/** The response closed: after 'finish' (Node emits 'close' after it), or because the client left. */
+function onClose(this: Response): void {
+  const state = (this.req as Stateful)[STATE];
+  if (state === undefined) return;
+  state.gone = true;
+  const a = state.admission;
+  if (a === undefined) return;
+  if (!this.writableFinished) a.abort();
+  a.release();
 }
 
 /** Writes a complete engine response (rejections and problems). */
 function send(req: Request, res: Response, out: OutboundResponse): void {
   res.status(out.status);
-  for (const [name, value] of Object.entries(out.headers)) res.setHeader(name, value);
+  for (const name in out.headers) res.setHeader(name, out.headers[name] as string);
   res.end(out.body === undefined || req.method === 'HEAD' ? undefined : JSON.stringify(out.body));
+}
+
+/** Sets an admission's headers on `res`: one setHeader per header, from the flat list when the engine gives one. */
+function setHeaders(res: Response, a: Admission): void {
+  const list = a.headerList;
+  if (list === undefined) {
+    for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
+    return;
+  }
+  for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
 }
 
 /** `req.bulwark`: getters over the admission, so the signal (and its deadline timer) is only created when read. */
@@ -120,44 +158,58 @@ class RequestInfo implements BulwarkRequest {
 export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpress {
   const core = isBulwark(coreOrConfig) ? coreOrConfig : createBulwark(coreOrConfig);
   const engine = core.http;
-  const admitted = new WeakMap<Request, Admitted>();
 
-  /** Runs `then` inside the request context once admitted; a rejection is written and ends the chain. */
-  function admitThen(req: Request, res: Response, next: NextFunction, then: () => void): void {
-    const inbound = toInbound(req, res);
-    let admission: Admission | undefined;
-    let gone = false;
-    res.once('finish', () => admission?.release());
-    // Listening before admit() also catches a client that leaves while queued in the bulkhead.
-    res.once('close', () => {
-      gone = true;
-      if (admission && !res.writableFinished) admission.abort();
-      admission?.release();
-    });
-    const onAdmission = (a: Admission) => {
-      admission = a;
-      if (gone) return a.release();
-      for (const [name, value] of Object.entries(a.headers)) res.setHeader(name, value);
-      if (a.rejection) return send(req, res, a.rejection);
-      admitted.set(req, { admission: a, inbound });
-      req.bulwark = new RequestInfo(a, engine);
-      engine.run(a, then);
-    };
-    // The sync fast path saves a microtask when nothing had to wait (no bulkhead, no store).
-    const pending = engine.admitFast?.(inbound) ?? engine.admit(inbound);
-    // Express 4 ignores rejected promises, so every async failure is forwarded to next(err).
-    if (pending instanceof Promise) pending.then(onAdmission).catch(next);
-    else onAdmission(pending);
+  /** Handles the engine's decision: headers, a rejection, or `then` (default: `next()`) run in the request context. */
+  function onAdmission(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    state: Inbound,
+    a: Admission,
+    then?: () => void,
+  ): void {
+    state.admission = a;
+    if (state.gone) {
+      a.release();
+      return;
+    }
+    setHeaders(res, a);
+    if (a.rejection) {
+      send(req, res, a.rejection);
+      return;
+    }
+    req.bulwark = new RequestInfo(a, engine);
+    engine.run(a, then ?? next);
   }
+
+  /** Admits `req`; once admitted runs `then` inside the request context; a rejection is written and ends the chain. */
+  function admitThen(req: Request, res: Response, next: NextFunction, then?: () => void): void {
+    const state = new Inbound(req, res);
+    (req as Stateful)[STATE] = state;
+    // Listening before admit() also catches a client that leaves while queued in the bulkhead.
+    res.on('close', onClose);
+    // The sync fast path saves a microtask when nothing had to wait (no bulkhead, no store).
+    const pending = engine.admitFast?.(state) ?? engine.admit(state);
+    // Express 4 ignores rejected promises, so every async failure is forwarded to next(err).
+    if (pending instanceof Promise) {
+      pending.then((a) => onAdmission(req, res, next, state, a, then)).catch(next);
+    } else onAdmission(req, res, next, state, pending, then);
+  }
+
+  /** The admission of an admitted (not rejected) request. */
+  const admissionOf = (req: Request): Admission | undefined => {
+    const a = (req as Stateful)[STATE]?.admission;
+    return a === undefined || a.rejection ? undefined : a;
+  };
 
   const middleware: RequestHandler = (req, res, next) => {
     // Mounted twice (app-level and route-level): the first admission stands.
-    if (admitted.has(req)) return next();
-    admitThen(req, res, next, () => next());
+    if ((req as Stateful)[STATE] !== undefined) return next();
+    admitThen(req, res, next);
   };
 
   function protect<T>(protection: RouteProtection, handler: ProtectedHandler<T>): RequestHandler {
-    const run = (req: Request, res: Response, next: NextFunction, { admission }: Admitted): void => {
+    const run = (req: Request, res: Response, next: NextFunction, admission: Admission): void => {
       engine
         .protect(admission, protection, (signal) => handler(req, res, signal))
         .then((value) => {
@@ -166,16 +218,16 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
         .catch(next);
     };
     return (req, res, next) => {
-      const state = admitted.get(req);
-      if (state) return run(req, res, next, state);
+      const admission = admissionOf(req);
+      if (admission) return run(req, res, next, admission);
       // No app-level middleware: admit here, where the route pattern is known.
-      admitThen(req, res, next, () => run(req, res, next, admitted.get(req) as Admitted));
+      admitThen(req, res, next, () => run(req, res, next, admissionOf(req) as Admission));
     };
   }
 
   const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    const inbound = admitted.get(req)?.inbound ?? toInbound(req, res);
+    const inbound = (req as Stateful)[STATE] ?? new Inbound(req, res);
     send(req, res, engine.toResponse(err, inbound, req.bulwark?.context));
   };
 

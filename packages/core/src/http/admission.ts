@@ -1,6 +1,6 @@
 /**
  * The per-request objects the engine hands out. Both are classes so the hot path allocates two
- * plain objects and no closures; the AbortController and the deadline timer are created only
+ * plain objects (plus the header list) and no closures; the AbortController and the deadline timer are created only
  * when someone asks for the signal (most fast handlers never do).
  */
 import type { Criticality, RequestContext, TraceContext } from '../context/context.js';
@@ -17,8 +17,6 @@ const MAX_TIMER_MS = 2_147_483_647;
 export class HttpRequestContext implements RequestContext {
   /** Reasons the answer was degraded. */
   readonly degraded: string[] = [];
-  /** Set by an adapter that prefers its own hook to `InboundRequest.setHeader`. */
-  onDegraded?: (reasons: readonly string[]) => void;
   // True private fields: not enumerable, so JSON.stringify(context) neither loops back through
   // the admission nor drags the request (and its headers) along.
   #trace: TraceContext | undefined;
@@ -32,20 +30,23 @@ export class HttpRequestContext implements RequestContext {
     /** Criticality. */
     readonly criticality: Criticality,
     admission: HttpAdmission,
-    setHeader: InboundRequest['setHeader'],
-    degradedHeader: string,
   ) {
     this.#admission = admission;
-    if (setHeader !== undefined) {
-      // Only when the adapter gave a header writer: then the header goes out the moment the
-      // answer is marked degraded, with no adapter code involved.
-      this.onDegraded = (reasons) => {
-        try {
-          setHeader(degradedHeader, degradedValue(reasons));
-        } catch {
-          // Headers already sent: too late to say so, and not worth failing the request for.
-        }
-      };
+  }
+
+  /**
+   * Sets the degraded header through the adapter's `InboundRequest.setHeader` the moment the answer
+   * is marked degraded (a no-op when the adapter gave none). A method on the prototype, not a closure
+   * per request; an adapter may still assign its own hook.
+   */
+  onDegraded(reasons: readonly string[]): void {
+    const a = this.#admission;
+    if (a.req.setHeader === undefined) return;
+    try {
+      // A method call: an adapter may describe requests with a class whose setHeader uses `this`.
+      a.req.setHeader(a.shared.degradedHeader, degradedValue(reasons));
+    } catch {
+      // Headers already sent: too late to say so, and not worth failing the request for.
     }
   }
 
@@ -66,12 +67,22 @@ export class HttpRequestContext implements RequestContext {
   }
 }
 
+/** Per-engine constants every admission of that engine shares (one object, not three fields each). */
+export interface AdmissionShared {
+  /** The engine's event stream. */
+  readonly events: EventStream;
+  /** Key of keyed policies for a request. */
+  readonly keyOf: (req: InboundRequest) => string;
+  /** Header marking a degraded answer. */
+  readonly degradedHeader: string;
+}
+
 /** What `admit` returns; see {@link Admission}. */
 export class HttpAdmission implements Admission {
   /** The request context. */
-  context!: HttpRequestContext;
-  /** Headers for every response to this request. */
-  readonly headers: Record<string, string>;
+  readonly context: HttpRequestContext;
+  /** Headers for every response to this request, as flat name/value pairs. */
+  readonly headerList: string[];
   /** Set when the request must not reach the handler. */
   rejection: OutboundResponse | undefined = undefined;
   /** Frees the bulkhead slot, once acquired. */
@@ -81,21 +92,38 @@ export class HttpAdmission implements Admission {
   private early: Error | undefined = undefined;
   private released = false;
   private limitKey: string | undefined = undefined;
+  private headerRecord: Record<string, string> | undefined = undefined;
   private timerMs = 0;
 
   constructor(
     /** The request as the adapter described it. */
     readonly req: InboundRequest,
-    headers: Record<string, string>,
-    private readonly events: EventStream,
-    private readonly keyOf: (req: InboundRequest) => string,
+    /** The engine's constants. */
+    readonly shared: AdmissionShared,
+    headerList: string[],
+    correlationId: string,
+    deadline: number | undefined,
+    criticality: Criticality,
   ) {
-    this.headers = headers;
+    this.headerList = headerList;
+    this.context = new HttpRequestContext(correlationId, deadline, criticality, this);
+  }
+
+  /** Headers for every response to this request, as a record (built on first read from {@link HttpAdmission.headerList}). */
+  get headers(): Readonly<Record<string, string>> {
+    let h = this.headerRecord;
+    if (h === undefined) {
+      h = {};
+      const list = this.headerList;
+      for (let i = 0; i < list.length; i += 2) h[list[i] as string] = list[i + 1] as string;
+      this.headerRecord = h;
+    }
+    return h;
   }
 
   /** Key of keyed policies for this request (route key by default), computed once. */
   get key(): string {
-    if (this.limitKey === undefined) this.limitKey = this.keyOf(this.req);
+    if (this.limitKey === undefined) this.limitKey = this.shared.keyOf(this.req);
     return this.limitKey;
   }
 
@@ -163,8 +191,9 @@ export class HttpAdmission implements Admission {
   deadlineReached(): void {
     this.timer = undefined;
     if (this.aborted) return;
-    if (this.events.active) {
-      this.events.emit({
+    const events = this.shared.events;
+    if (events.active) {
+      events.emit({
         type: 'timeout',
         policy: 'http',
         key: this.key,

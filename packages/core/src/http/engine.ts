@@ -14,12 +14,12 @@ import {
 import { toProblem } from '../errors/problem.js';
 import type { RateLimitState } from '../policies/options.js';
 import type { RateLimitDecision } from '../policies/rate-limit.js';
-import { rateLimitHeaders } from '../policies/rate-limit.js';
+import { type RateLimitHeaderFormat, rateLimitHeaderFormat } from '../policies/rate-limit.js';
 import { type TimeoutPolicy, timeout } from '../policies/timeout.js';
 import type { Closeable, ExecuteOptions, Policy } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import { parseDuration } from '../util/duration.js';
-import { HttpAdmission, HttpRequestContext } from './admission.js';
+import { type AdmissionShared, HttpAdmission } from './admission.js';
 import { defaultKey, degradedValue, headerValue, parseCriticality, parseDeadlineHeader } from './inbound.js';
 import { type ResolvedHttpOptions, resolveHttpOptions } from './options.js';
 import type {
@@ -55,6 +55,10 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   private readonly rlKeyOf: (req: InboundRequest) => string;
   private readonly bhKeyOf: (req: InboundRequest) => string;
   private readonly timeouts = new BoundedMap<number, TimeoutPolicy>(MAX_TIMEOUT_POLICIES);
+  /** What every admission of this engine shares. */
+  private readonly shared: AdmissionShared;
+  /** RateLimit header values, formatted with the policy name validated once. */
+  private readonly rlFormat: RateLimitHeaderFormat;
 
   constructor(options?: HttpEngineOptions) {
     this.o = resolveHttpOptions(options);
@@ -62,6 +66,8 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     this.correlationHeader = this.o.correlationHeader;
     this.rlKeyOf = this.o.rateLimitKey === undefined ? routeKeyOf : boundedKey(this.o.rateLimitKey);
     this.bhKeyOf = this.o.bulkheadKey === undefined ? routeKeyOf : boundedKey(this.o.bulkheadKey);
+    this.shared = { events: this.o.events, keyOf: routeKeyOf, degradedHeader: this.o.degradedHeader };
+    this.rlFormat = rateLimitHeaderFormat(this.o.rateLimitName);
   }
 
   /** Admits or rejects a request; always a promise (see {@link HttpEngine.admitFast} for the fast path). */
@@ -96,22 +102,20 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       }
     }
 
-    const headers: Record<string, string> = {};
-    headers[o.correlationHeader] = correlationId;
-
-    const a = new HttpAdmission(req, headers, o.events, routeKeyOf);
-    a.context = new HttpRequestContext(
+    // Flat name/value pairs: adapters write them with one setHeader each, no Object.entries.
+    const headerList = [o.correlationHeader, correlationId];
+    const a = new HttpAdmission(
+      req,
+      this.shared,
+      headerList,
       correlationId,
       deadline,
       parseCriticality(headerValue(reqHeaders, o.criticalityHeader)),
-      a,
-      req.setHeader,
-      o.degradedHeader,
     );
 
     if (o.traceResponse) {
       const t = a.context.trace;
-      headers.traceresponse = formatTraceparent(t.traceId, t.spanId, t.flags);
+      headerList.push('traceresponse', formatTraceparent(t.traceId, t.spanId, t.flags));
     }
 
     if (spent) {
@@ -136,19 +140,19 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     key: string,
     d: RateLimitDecision,
   ): HttpAdmission | Promise<HttpAdmission> {
-    const state: RateLimitState = {
-      limit: d.limit,
-      remaining: d.remaining,
-      resetMs: d.resetMs,
-      windowMs: d.windowMs,
-    };
-    Object.assign(a.headers, rateLimitHeaders(state, this.o.rateLimitName));
+    const f = this.rlFormat;
+    a.headerList.push(
+      'RateLimit-Policy',
+      f.policy(d.limit, d.windowMs),
+      'RateLimit',
+      f.value(d.remaining, d.resetMs),
+    );
     if (!d.allowed) {
       const err = new RateLimitedError({
         message: `Rate limit of ${d.limit} per ${d.windowMs} ms exceeded for key "${key}".`,
         policy: this.o.rateLimit?.name,
         retryAfterMs: d.retryAfterMs ?? d.resetMs,
-        rateLimit: state,
+        rateLimit: { limit: d.limit, remaining: d.remaining, resetMs: d.resetMs, windowMs: d.windowMs },
       });
       a.rejection = this.toResponse(err, a.req, a.context);
       return a;
@@ -265,7 +269,10 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     headers[o.correlationHeader] = correlationId;
     if (body.retryAfter !== undefined) headers['Retry-After'] = String(body.retryAfter);
     const state = isBulwarkError(error) ? (error as { rateLimit?: RateLimitState }).rateLimit : undefined;
-    if (state !== undefined) Object.assign(headers, rateLimitHeaders(state, o.rateLimitName));
+    if (state !== undefined) {
+      headers['RateLimit-Policy'] = this.rlFormat.policy(state.limit, state.windowMs);
+      headers.RateLimit = this.rlFormat.value(state.remaining, state.resetMs);
+    }
     if (ctx !== undefined && ctx.degraded.length > 0) headers[o.degradedHeader] = degradedValue(ctx.degraded);
     return { status: body.status, headers, body: req.method === 'HEAD' ? undefined : body };
   }

@@ -26,7 +26,8 @@ export interface InboundRequest {
   remoteAddress?: string;
   /**
    * Optional header writer. When given, the engine sets the degraded header through it the moment
-   * the answer is marked degraded (`markDegraded`). It should do nothing once headers are sent.
+   * the answer is marked degraded (`markDegraded`), as a method of this object (so a class may
+   * implement it with `this`). It should do nothing once headers are sent.
    */
   setHeader?: (name: string, value: string) => void;
   /**
@@ -83,6 +84,8 @@ export interface Admission {
   readonly context: RequestContext;
   /** Headers to set on the response whatever happens (correlation ID, RateLimit...). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The same headers as flat name/value pairs (`[name, value, name, value, ...]`); cheaper to write. */
+  readonly headerList?: readonly string[];
   /** When set, write it and do not call the handler. */
   readonly rejection?: OutboundResponse;
   /** Aborted on client disconnect ({@link Admission.abort}), on the deadline, or on a route timeout. */

@@ -199,6 +199,46 @@ export function rateLimit(options: RateLimitOptions): RateLimitPolicy {
 // RFC 8941 sf-string: printable ASCII; `"` and `\` are escaped.
 const SF_STRING = /^[\x20-\x7e]*$/;
 
+/** Formats the RateLimit headers of one policy name; validated and built once, then per call only concatenation. */
+export interface RateLimitHeaderFormat {
+  /** `RateLimit-Policy` value for a limit and window. */
+  policy(limit: number, windowMs: number): string;
+  /** `RateLimit` value for the remaining quota and the time to a full reset. */
+  value(remaining: number, resetMs: number): string;
+}
+
+/**
+ * A {@link RateLimitHeaderFormat} for `policyName` (RFC 8941 sf-string; a TypeError when not printable ASCII).
+ * @example
+ * const f = rateLimitHeaderFormat('api');
+ * f.value(42, 30_000); // '"api";r=42;t=30'
+ */
+export function rateLimitHeaderFormat(policyName = 'default'): RateLimitHeaderFormat {
+  if (!SF_STRING.test(policyName)) {
+    throw new TypeError(`Expected \`policyName\` to be printable ASCII; got ${JSON.stringify(policyName)}.`);
+  }
+  const id = `"${policyName.replace(/[\\"]/g, '\\$&')}"`;
+  const rPrefix = `${id};r=`;
+  const qPrefix = `${id};q=`;
+  // The policy string rarely changes (same limit and window on every call): keep the last one.
+  let lastLimit = Number.NaN;
+  let lastWindowMs = Number.NaN;
+  let lastPolicy = '';
+  return {
+    policy(limit, windowMs) {
+      if (limit !== lastLimit || windowMs !== lastWindowMs) {
+        lastPolicy = `${qPrefix}${limit};w=${Math.max(1, Math.ceil(windowMs / 1000))}`;
+        lastLimit = limit;
+        lastWindowMs = windowMs;
+      }
+      return lastPolicy;
+    },
+    value(remaining, resetMs) {
+      return `${rPrefix}${Math.max(0, Math.floor(remaining))};t=${Math.max(0, Math.ceil(resetMs / 1000))}`;
+    },
+  };
+}
+
 /**
  * The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers-09+, structured fields).
  * @example
@@ -206,14 +246,11 @@ const SF_STRING = /^[\x20-\x7e]*$/;
  * // { 'RateLimit-Policy': '"default";q=100;w=60', RateLimit: '"default";r=42;t=30' }
  */
 export function rateLimitHeaders(state: RateLimitState, policyName = 'default'): Record<string, string> {
-  if (!SF_STRING.test(policyName)) {
-    throw new TypeError(`Expected \`policyName\` to be printable ASCII; got ${JSON.stringify(policyName)}.`);
-  }
-  const id = `"${policyName.replace(/[\\"]/g, '\\$&')}"`;
-  const w = Math.max(1, Math.ceil(state.windowMs / 1000));
-  const r = Math.max(0, Math.floor(state.remaining));
-  const t = Math.max(0, Math.ceil(state.resetMs / 1000));
-  return { 'RateLimit-Policy': `${id};q=${state.limit};w=${w}`, RateLimit: `${id};r=${r};t=${t}` };
+  const f = rateLimitHeaderFormat(policyName);
+  return {
+    'RateLimit-Policy': f.policy(state.limit, state.windowMs),
+    RateLimit: f.value(state.remaining, state.resetMs),
+  };
 }
 
 /** `Retry-After` delay-seconds for `ms`: rounded up, at least 1. */

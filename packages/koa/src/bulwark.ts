@@ -2,19 +2,23 @@
  * The Koa adapter: turns `ctx` into an InboundRequest, hands it to core's HTTP engine, and writes
  * the engine's decisions back onto `ctx`. It decides nothing itself (see DESIGN.md, the one rule).
  */
+
+import type { ServerResponse } from 'node:http';
 import {
   type Admission,
   type Bulwark,
   type BulwarkConfig,
   createBulwark,
+  type HttpEngineLike,
   type InboundRequest,
   markDegraded,
   type OutboundResponse,
   PROBLEM_CONTENT_TYPE,
+  type RequestContext,
   type RouteProtection,
 } from '@bulwark/core';
 import type { Context, Middleware } from 'koa';
-import type {} from './state.js';
+import type { BulwarkState } from './state.js';
 
 /** A route handler run under protection: gets the Koa context and the signal to honour; may return the body. */
 export type ProtectedHandler<T = unknown> = (ctx: Context, signal: AbortSignal) => T | Promise<T>;
@@ -39,47 +43,25 @@ export interface BulwarkKoa {
 export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa {
   const core = isBulwark(coreOrConfig) ? coreOrConfig : createBulwark(coreOrConfig);
   const engine = core.http;
-  // Keyed by ctx, so protect() finds the admission without exposing it on ctx.state.
-  const admissions = new WeakMap<Context, Admission>();
 
   /** Admits the request, then runs `inner` in its context and answers whatever it throws. */
   async function admitThen(ctx: Context, inner: () => Promise<unknown>): Promise<void> {
-    const inbound = toInbound(ctx);
+    const inbound = new Inbound(ctx);
+    (ctx as Stateful)[STATE] = inbound;
     const pending = engine.admitFast(inbound);
     const admission = pending instanceof Promise ? await pending : pending; // skips a tick when nothing waited
+    inbound.admission = admission;
     const { res } = ctx;
-    const ended = () => {
-      if (!res.writableFinished) admission.abort(); // closed before the answer was written: the client left
-      admission.release();
-    };
     // 'close' follows 'finish' too, so one listener both aborts on disconnect and releases.
-    if (res.destroyed) ended();
-    else res.once('close', ended);
-    ctx.set(admission.headers);
+    if (res.destroyed) ended(res, admission);
+    else {
+      (res as Stateful)[STATE] = inbound;
+      res.on('close', onClose);
+    }
+    setHeaders(res, admission);
     if (admission.rejection) return send(ctx, admission.rejection);
 
-    const { context } = admission;
-    context.onDegraded = (reasons) => {
-      if (!ctx.headerSent) ctx.set(engine.degradedHeader, engine.degradedValue(reasons));
-    };
-    ctx.state.bulwark = {
-      correlationId: context.correlationId,
-      deadline: context.deadline,
-      // Getters: the engine builds the trace context and the AbortController (with its deadline
-      // timer) only when someone reads them, and most handlers never do.
-      get traceId() {
-        return context.trace.traceId;
-      },
-      get spanId() {
-        return context.trace.spanId;
-      },
-      get signal() {
-        return admission.signal;
-      },
-      context,
-      degrade: (reason) => engine.run(admission, () => markDegraded(reason)),
-    };
-    admissions.set(ctx, admission);
+    ctx.state.bulwark = new State(admission, engine);
     const upstreamHeaders = res.getHeaderNames();
     try {
       await engine.run(admission, inner);
@@ -91,7 +73,7 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
         res.destroy();
         return;
       }
-      const out = engine.toResponse(err, inbound, context);
+      const out = engine.toResponse(err, inbound, admission.context);
       // Handled here, so Koa's onerror never sees it: emit server errors so the app's listener logs them.
       if (out.status >= 500) ctx.app.emit('error', asError(err), ctx);
       // Like Koa's onerror: drop headers meant for the failed answer (but keep upstream ones, e.g. CORS),
@@ -102,9 +84,15 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
     }
   }
 
+  /** The admission of an admitted (not rejected) request. */
+  const admissionOf = (ctx: Context): Admission | undefined => {
+    const a = (ctx as Stateful)[STATE]?.admission;
+    return a === undefined || a.rejection ? undefined : a;
+  };
+
   const middleware: Middleware = (ctx, next) => {
     // Mounted twice (app-level and on a route): the first admission stands.
-    if (admissions.has(ctx)) return next();
+    if ((ctx as Stateful)[STATE] !== undefined) return next();
     return admitThen(ctx, next);
   };
 
@@ -114,26 +102,96 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
       if (ctx.body === undefined && value !== undefined) ctx.body = value;
     };
     return (ctx) => {
-      const admission = admissions.get(ctx);
+      const admission = admissionOf(ctx);
       if (admission) return run(ctx, admission);
       // No app-level middleware: admit here, where a router's matched pattern is known.
-      return admitThen(ctx, () => run(ctx, admissions.get(ctx) as Admission));
+      return admitThen(ctx, () => run(ctx, admissionOf(ctx) as Admission));
     };
   }
 
   return { middleware, protect, core };
 }
 
+// Per-request state sits on ctx and ctx.res under a symbol: no WeakMap entry per request
+// (ephemerons make the young-generation GC keep whole requests alive) and no closure per request.
+const STATE = Symbol('bulwark.koa');
+type Stateful = { [STATE]?: Inbound };
+
 /** Describes the Koa request for the engine; @koa/router's matched pattern (if any) keys per-route limits. */
-function toInbound(ctx: Context): InboundRequest {
-  const route: unknown = (ctx as { _matchedRoute?: unknown })._matchedRoute;
-  return {
-    method: ctx.method,
-    path: ctx.path,
-    routeKey: typeof route === 'string' ? `${ctx.method} ${route}` : undefined,
-    headers: ctx.headers,
-    remoteAddress: ctx.ip || undefined, // ctx.ip honours app.proxy, Koa's trusted-proxy switch
-  };
+class Inbound implements InboundRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly routeKey: string | undefined;
+  readonly headers: InboundRequest['headers'];
+  readonly remoteAddress: string | undefined;
+  /** Set once admitted (also when rejected). */
+  admission: Admission | undefined = undefined;
+  readonly #ctx: Context;
+
+  constructor(ctx: Context) {
+    const route: unknown = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+    this.method = ctx.method;
+    this.path = ctx.path;
+    this.routeKey = typeof route === 'string' ? `${ctx.method} ${route}` : undefined;
+    this.headers = ctx.headers;
+    this.remoteAddress = ctx.ip || undefined; // ctx.ip honours app.proxy, Koa's trusted-proxy switch
+    this.#ctx = ctx;
+  }
+
+  /** The engine sets the degraded header through this the moment an answer is marked degraded. */
+  setHeader(name: string, value: string): void {
+    if (!this.#ctx.headerSent) this.#ctx.set(name, value);
+  }
+}
+
+/** `ctx.state.bulwark`: getters over the admission, so the trace context and the signal (with its deadline timer) are only built when read. */
+class State implements BulwarkState {
+  constructor(
+    private readonly admission: Admission,
+    private readonly engine: HttpEngineLike,
+  ) {}
+  get correlationId(): string {
+    return this.admission.context.correlationId;
+  }
+  get deadline(): number | undefined {
+    return this.admission.context.deadline;
+  }
+  get traceId(): string {
+    return this.admission.context.trace.traceId;
+  }
+  get spanId(): string {
+    return this.admission.context.trace.spanId;
+  }
+  get signal(): AbortSignal {
+    return this.admission.signal;
+  }
+  get context(): RequestContext {
+    return this.admission.context;
+  }
+  degrade(reason: string): void {
+    this.engine.run(this.admission, () => markDegraded(reason));
+  }
+}
+
+/** Closed before the answer was written: the client left; either way the admission is released. */
+function ended(res: ServerResponse, admission: Admission): void {
+  if (!res.writableFinished) admission.abort();
+  admission.release();
+}
+
+function onClose(this: ServerResponse): void {
+  const admission = (this as Stateful)[STATE]?.admission;
+  if (admission !== undefined) ended(this, admission);
+}
+
+/** Sets an admission's headers: one setHeader per header, from the flat list when the engine gives one. */
+function setHeaders(res: ServerResponse, a: Admission): void {
+  const list = a.headerList;
+  if (list === undefined) {
+    for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
+    return;
+  }
+  for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
 }
 
 /** Writes a complete engine response (rejection or problem) onto the Koa context. */

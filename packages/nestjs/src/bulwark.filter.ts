@@ -24,13 +24,12 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     const req = http.getRequest<IncomingMessage & { raw?: IncomingMessage }>();
     const res = http.getResponse<ServerResponse>();
     const adapter = this.adapterHost.httpAdapter;
-    const state = admitted.get(req) ?? (req.raw ? admitted.get(req.raw) : undefined);
+    const state = admitted(req) ?? (req.raw ? admitted(req.raw) : undefined);
     const inbound = state?.inbound ?? toInbound(req.raw ?? req);
     const out = this.bulwark.http.toResponse(exception, inbound, state?.admission.context);
     if (adapter.isHeadersSent(res)) return void adapter.end(res);
-    for (const [name, value] of Object.entries({ ...state?.admission.headers, ...out.headers })) {
-      adapter.setHeader(res, name, value);
-    }
+    const headers = { ...state?.admission.headers, ...out.headers };
+    for (const name in headers) adapter.setHeader(res, name, headers[name] as string);
     adapter.status(res, out.status);
     adapter.end(
       res,

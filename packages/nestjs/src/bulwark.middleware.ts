@@ -11,34 +11,81 @@ export interface AdmittedRequest {
   readonly inbound: InboundRequest;
 }
 
-/** Admissions by raw request; the exception filter reads them. */
-export const admitted = new WeakMap<object, AdmittedRequest>();
+// The per-request state sits on the raw request under a symbol: no WeakMap entry per request
+// (ephemerons make the young-generation GC keep whole requests alive) and no closure per request.
+const STATE = Symbol('bulwark.nestjs');
+type RawRequest = IncomingMessage & { originalUrl?: string; raw?: IncomingMessage; [STATE]?: Inbound };
 
-type RawRequest = IncomingMessage & { originalUrl?: string; raw?: IncomingMessage };
+/** What the middleware remembers of an admitted request, for the exception filter; undefined before. */
+export function admitted(req: object): AdmittedRequest | undefined {
+  const state = (req as RawRequest)[STATE];
+  return state?.admission === undefined ? undefined : (state as AdmittedRequest);
+}
+
+/** A raw Node request (Express or Fastify underneath) described for the engine, with its admission once admitted. */
+class Inbound implements InboundRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly routeKey: string;
+  readonly headers: InboundRequest['headers'];
+  readonly remoteAddress: string | undefined;
+  /** Set once admitted (also when rejected). */
+  admission: Admission | undefined = undefined;
+  readonly #res: ServerResponse | undefined;
+
+  constructor(req: RawRequest, res: ServerResponse | undefined) {
+    const url = req.originalUrl ?? req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    this.method = method;
+    this.path = path;
+    this.routeKey = `${method} ${path}`;
+    this.headers = req.headers;
+    this.remoteAddress = req.socket?.remoteAddress;
+    this.#res = res;
+  }
+
+  /** With a response, the engine sets the degraded header through this the moment an answer is marked degraded. */
+  setHeader(name: string, value: string): void {
+    const res = this.#res;
+    if (res !== undefined && !res.headersSent) res.setHeader(name, value);
+  }
+
+  /** The request as the engine saw it. */
+  get inbound(): InboundRequest {
+    return this;
+  }
+}
 
 /** Describes a raw Node request (Express or Fastify underneath) for the engine; `res` receives late headers (degraded). */
 export function toInbound(req: RawRequest, res?: ServerResponse): InboundRequest {
-  const url = req.originalUrl ?? req.url ?? '/';
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
-  const method = req.method ?? 'GET';
-  const inbound: InboundRequest = {
-    method,
-    path,
-    routeKey: `${method} ${path}`,
-    headers: req.headers,
-    remoteAddress: req.socket?.remoteAddress,
-  };
-  // The engine writes the degraded header through this the moment an answer is marked degraded.
-  if (res) inbound.setHeader = (name, value) => void (res.headersSent || res.setHeader(name, value));
-  return inbound;
+  return new Inbound(req, res);
 }
 
 /** Writes a complete engine response (rejections and problems) on a raw Node response. */
 export function writeRaw(res: ServerResponse, method: string, out: OutboundResponse): void {
   res.statusCode = out.status;
-  for (const [name, value] of Object.entries(out.headers)) res.setHeader(name, value);
+  for (const name in out.headers) res.setHeader(name, out.headers[name] as string);
   res.end(out.body === undefined || method === 'HEAD' ? undefined : JSON.stringify(out.body));
+}
+
+/** Sets an admission's headers: one setHeader per header, from the flat list when the engine gives one. */
+function setHeaders(res: ServerResponse, a: Admission): void {
+  const list = a.headerList;
+  if (list === undefined) {
+    for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
+    return;
+  }
+  for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
+}
+
+/** The response closed ('close' follows 'finish' too): aborts if it never finished (the client left), then releases. */
+function onClose(this: ServerResponse & { req?: RawRequest }): void {
+  const a = this.req?.[STATE]?.admission;
+  if (a === undefined) return;
+  if (!this.writableFinished) a.abort();
+  a.release();
 }
 
 /**
@@ -50,19 +97,36 @@ export class BulwarkMiddleware implements NestMiddleware {
   constructor(@Inject(BULWARK) private readonly bulwark: Bulwark) {}
 
   /** Nest's middleware hook. */
-  async use(req: RawRequest, res: ServerResponse, next: (error?: unknown) => void): Promise<void> {
-    if (admitted.has(req)) return next();
+  use(req: RawRequest, res: ServerResponse, next: (error?: unknown) => void): void | Promise<void> {
+    if (req[STATE] !== undefined) return next();
     const engine = this.bulwark.http;
-    const inbound = toInbound(req, res);
-    const admission = await engine.admit(inbound);
-    for (const [name, value] of Object.entries(admission.headers)) res.setHeader(name, value);
-    res.once('finish', () => admission.release());
-    res.once('close', () => {
-      if (!res.writableFinished) admission.abort();
+    const state = new Inbound(req, res);
+    req[STATE] = state;
+    const pending = engine.admitFast?.(state) ?? engine.admit(state);
+    // The sync fast path saves a microtask when nothing had to wait.
+    if (!(pending instanceof Promise)) return this.admitted(res, next, state, pending);
+    return pending.then((a) => this.admitted(res, next, state, a));
+  }
+
+  private admitted(
+    res: ServerResponse,
+    next: (error?: unknown) => void,
+    state: Inbound,
+    admission: Admission,
+  ): void {
+    state.admission = admission;
+    setHeaders(res, admission);
+    if (res.destroyed) {
+      // The client left while the request waited for admission.
+      admission.abort();
       admission.release();
-    });
-    if (admission.rejection) return writeRaw(res, inbound.method, admission.rejection);
-    admitted.set(req, { admission, inbound });
-    engine.run(admission, () => next());
+      return;
+    }
+    res.on('close', onClose);
+    if (admission.rejection) {
+      writeRaw(res, state.method, admission.rejection);
+      return;
+    }
+    this.bulwark.http.run(admission, next);
   }
 }

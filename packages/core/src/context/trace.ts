@@ -21,7 +21,6 @@ const KNOWN_FLAGS = 0x03;
 // Longest `traceparent` looked at: future versions may append fields, but not unboundedly.
 const MAX_TRACEPARENT_LENGTH = 512;
 const V00_LENGTH = 55;
-const PARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const PRINTABLE_RE = /^[\x20-\x7e]+$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
@@ -38,24 +37,55 @@ export interface ParsedTraceparent {
   flags: number;
 }
 
+/** 0–15 for a lowercase hex digit's char code, else -1. */
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30; // 0-9
+  if (code >= 0x61 && code <= 0x66) return code - 0x57; // a-f
+  return -1;
+}
+
+/**
+ * True when `value[start, end)` is lowercase hex and not all zeros (`nonZero`), else false. A
+ * charCode loop: no regex match array and no capture strings for values that fail.
+ */
+function isHexRun(value: string, start: number, end: number, nonZero: boolean): boolean {
+  let any = !nonZero;
+  for (let i = start; i < end; i++) {
+    const d = hexDigit(value.charCodeAt(i));
+    if (d < 0) return false;
+    if (d !== 0) any = true;
+  }
+  return any;
+}
+
 /** Parses a `traceparent` header value, or returns undefined when it is not valid. */
 export function parseTraceparent(value: unknown): ParsedTraceparent | undefined {
   if (typeof value !== 'string' || value.length < V00_LENGTH || value.length > MAX_TRACEPARENT_LENGTH) {
     return undefined;
   }
+  // Layout of the first 55 characters: vv-<32 hex trace id>-<16 hex parent id>-ff.
   // Version 00 is exactly 55 characters. A higher version is parsed as 00 on its first 55
   // characters, and anything after them must start with '-' (spec §4.3 "Versioning").
-  const head = value.length === V00_LENGTH ? value : value.slice(0, V00_LENGTH);
-  const m = PARENT_RE.exec(head);
-  if (!m) return undefined;
-  const version = m[1] as string;
-  const traceId = m[2] as string;
-  const parentId = m[3] as string;
-  if (version === 'ff') return undefined;
-  if (version === '00' && value.length !== V00_LENGTH) return undefined;
+  if (value.charCodeAt(2) !== 0x2d || value.charCodeAt(35) !== 0x2d || value.charCodeAt(52) !== 0x2d) {
+    return undefined;
+  }
+  const v0 = hexDigit(value.charCodeAt(0));
+  const v1 = hexDigit(value.charCodeAt(1));
+  const f0 = hexDigit(value.charCodeAt(53));
+  const f1 = hexDigit(value.charCodeAt(54));
+  if (v0 < 0 || v1 < 0 || f0 < 0 || f1 < 0) return undefined;
+  const versionByte = v0 * 16 + v1;
+  if (versionByte === 0xff) return undefined;
+  if (versionByte === 0 && value.length !== V00_LENGTH) return undefined;
   if (value.length > V00_LENGTH && value.charCodeAt(V00_LENGTH) !== 0x2d) return undefined;
-  if (traceId === ZERO_TRACE || parentId === ZERO_SPAN) return undefined;
-  return { version, traceId, parentId, flags: Number.parseInt(m[4] as string, 16) & KNOWN_FLAGS };
+  // Trace id and parent id: lowercase hex, not all zeros.
+  if (!isHexRun(value, 3, 35, true) || !isHexRun(value, 36, 52, true)) return undefined;
+  return {
+    version: versionByte === 0 ? '00' : value.slice(0, 2),
+    traceId: value.slice(3, 35),
+    parentId: value.slice(36, 52),
+    flags: (f0 * 16 + f1) & KNOWN_FLAGS,
+  };
 }
 
 /** Returns `value` when it is a `tracestate` worth passing on (≤ 512 printable ASCII characters), else undefined. */
@@ -67,19 +97,23 @@ export function acceptTracestate(value: unknown): string | undefined {
     : undefined;
 }
 
-// Random hex comes from a pooled buffer: one randomFillSync per 256 span ids instead of a
-// crypto call per request.
+// Random hex comes from a pooled buffer: one randomFillSync per 512 span ids instead of a
+// crypto call per request, and a 256-entry table turns each byte into its two hex characters
+// (no Buffer#toString call, which crosses into C++ for every id).
 const POOL = Buffer.allocUnsafe(4096);
 let poolOffset = POOL.length;
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 function randomHex(bytes: number): string {
   if (poolOffset + bytes > POOL.length) {
     randomFillSync(POOL);
     poolOffset = 0;
   }
-  const start = poolOffset;
-  poolOffset += bytes;
-  return POOL.toString('hex', start, poolOffset);
+  let out = '';
+  const end = poolOffset + bytes;
+  for (let i = poolOffset; i < end; i++) out += HEX[POOL[i] as number] as string;
+  poolOffset = end;
+  return out;
 }
 
 /** A random span id: 16 lowercase hex characters, never all zero. */

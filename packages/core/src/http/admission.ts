@@ -6,6 +6,7 @@
 import type { Criticality, RequestContext, TraceContext } from '../context/context.js';
 import { traceFromHeaders } from '../context/trace.js';
 import { CancelledError, DeadlineExceededError } from '../errors/bulwark-error.js';
+import type { BulkheadCompartment, BulkheadPolicy } from '../policies/bulkhead.js';
 import type { EventStream } from '../telemetry/events.js';
 import { degradedValue } from './inbound.js';
 import type { Admission, InboundRequest, OutboundResponse } from './types.js';
@@ -75,6 +76,8 @@ export interface AdmissionShared {
   readonly keyOf: (req: InboundRequest) => string;
   /** Header marking a degraded answer. */
   readonly degradedHeader: string;
+  /** The engine's bulkhead, if any (slots taken with `tryEnter` are given back with `leave`). */
+  readonly bulkhead: BulkheadPolicy | undefined;
 }
 
 /** What `admit` returns; see {@link Admission}. */
@@ -85,8 +88,12 @@ export class HttpAdmission implements Admission {
   readonly headerList: string[];
   /** Set when the request must not reach the handler. */
   rejection: OutboundResponse | undefined = undefined;
-  /** Frees the bulkhead slot, once acquired. */
+  /** Frees the bulkhead slot, once acquired through the queue. */
   slot: (() => void) | undefined = undefined;
+  /** The bulkhead compartment whose slot this request holds (fast path: no release closure). */
+  compartment: BulkheadCompartment | undefined = undefined;
+  /** When the compartment's slot was taken (epoch ms). */
+  enteredAt = 0;
   private controller: AbortController | undefined = undefined;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private early: Error | undefined = undefined;
@@ -168,6 +175,11 @@ export class HttpAdmission implements Admission {
     if (this.released) return;
     this.released = true;
     this.clearTimer();
+    const c = this.compartment;
+    if (c !== undefined) {
+      this.compartment = undefined;
+      this.shared.bulkhead?.leave(c, this.enteredAt);
+    }
     const slot = this.slot;
     this.slot = undefined;
     slot?.();

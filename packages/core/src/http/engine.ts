@@ -66,7 +66,12 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     this.correlationHeader = this.o.correlationHeader;
     this.rlKeyOf = this.o.rateLimitKey === undefined ? routeKeyOf : boundedKey(this.o.rateLimitKey);
     this.bhKeyOf = this.o.bulkheadKey === undefined ? routeKeyOf : boundedKey(this.o.bulkheadKey);
-    this.shared = { events: this.o.events, keyOf: routeKeyOf, degradedHeader: this.o.degradedHeader };
+    this.shared = {
+      events: this.o.events,
+      keyOf: routeKeyOf,
+      degradedHeader: this.o.degradedHeader,
+      bulkhead: this.o.bulkhead,
+    };
     this.rlFormat = rateLimitHeaderFormat(this.o.rateLimitName);
   }
 
@@ -166,10 +171,12 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const key = this.o.bulkheadKey === undefined ? a.key : this.bhKeyOf(a.req);
     const client = a.req.signal;
     if (client?.aborted !== true) {
-      // Fast path: a free slot is taken synchronously, so admitFast returns the admission itself.
-      const release = bh.tryAcquire(key);
-      if (release !== undefined) {
-        a.slot = release;
+      // Fast path: a free slot is taken synchronously (no release closure), so admitFast returns
+      // the admission itself; release() hands the compartment back.
+      const c = bh.tryEnter(key);
+      if (c !== undefined) {
+        a.compartment = c;
+        a.enteredAt = Date.now();
         return a;
       }
     }

@@ -46,10 +46,23 @@ export interface BulkheadPolicy extends Policy, Closeable {
    * Emits nothing and allocates no promise.
    */
   tryAcquire(key?: string): BulkheadRelease | undefined;
+  /**
+   * Like {@link BulkheadPolicy.tryAcquire} without a release closure: takes a free slot of `key`'s
+   * compartment and returns the compartment, to hand back once with {@link BulkheadPolicy.leave}.
+   */
+  tryEnter(key: string): BulkheadCompartment | undefined;
+  /** Frees a slot taken by {@link BulkheadPolicy.tryEnter} at `enteredAt` (epoch ms); call exactly once. */
+  leave(compartment: BulkheadCompartment, enteredAt: number): void;
   /** Occupancy of `key` (default 'default'); zeros for a key never seen. */
   stats(key?: string): BulkheadStats;
   /** Rejects every queued call with a CancelledError, clears timers and forgets every key. Idempotent. */
   close(): void;
+}
+
+/** A keyed compartment of a bulkhead, as {@link BulkheadPolicy.tryEnter} hands it out (opaque). */
+export interface BulkheadCompartment {
+  /** The key it serves. */
+  readonly key: string;
 }
 
 interface Waiter {
@@ -124,7 +137,7 @@ class Bulkhead implements BulkheadPolicy {
     const attempt = options?.attempt ?? 1;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     // Fast path: a free slot is taken synchronously, with no release closure and no extra promise.
-    const c = this.enter(options?.key ?? 'default');
+    const c = this.tryEnter(options?.key ?? 'default');
     if (c !== undefined) return this.runIn(c, Date.now(), fn, signal, attempt);
     return this.queued(fn, options?.key, signal, attempt);
   }
@@ -160,12 +173,15 @@ class Bulkhead implements BulkheadPolicy {
   }
 
   tryAcquire(key = 'default'): BulkheadRelease | undefined {
-    const c = this.enter(key);
+    const c = this.tryEnter(key);
     return c === undefined ? undefined : this.releaser(c);
   }
 
-  /** Takes a free slot of `key`'s compartment at once, or returns undefined. */
-  private enter(key: string): Compartment | undefined {
+  leave(compartment: BulkheadCompartment, enteredAt: number): void {
+    this.release(compartment as Compartment, Date.now() - enteredAt);
+  }
+
+  tryEnter(key: string): Compartment | undefined {
     if (this.closed) return undefined;
     const c = this.compartment(key);
     // A non-empty queue means no free slot (waiters get slots first), so FIFO order holds.

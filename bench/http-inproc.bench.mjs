@@ -9,9 +9,9 @@
 // Prints a table, writes bench/results/http-inproc.json. Never a timed assertion.
 //
 // Options (argument or environment variable):
-//   --quick                          fewer, shorter blocks (about 20 s)
-//   --rounds=N       BENCH_ROUNDS    measured blocks per variant (default 9)
-//   --requests=N     BENCH_REQUESTS  requests per block (default 20000)
+//   --quick                          fewer blocks (about 20 s)
+//   --rounds=N       BENCH_ROUNDS    measured blocks per variant (default 40)
+//   --requests=N     BENCH_REQUESTS  requests per block (default 2000)
 //   --frameworks=a,b BENCH_FRAMEWORKS subset of express,koa,nestjs
 //                    BENCH_BULWARK_HTTP JSON merged over the Bulwark servers' `http` config
 // Profile one framework: node --cpu-prof bench/http-inproc.bench.mjs --child=express
@@ -33,8 +33,10 @@ function option(name, env, fallback) {
   return raw === undefined || raw === '' ? fallback : raw;
 }
 const quick = process.argv.includes('--quick');
-const rounds = Number(option('rounds', 'BENCH_ROUNDS', quick ? 5 : 9));
-const requests = Number(option('requests', 'BENCH_REQUESTS', quick ? 10_000 : 20_000));
+// Many short blocks rather than a few long ones: each bare block sits right next to a Bulwark one,
+// so the paired differences cancel most of the neighbours' noise.
+const rounds = Number(option('rounds', 'BENCH_ROUNDS', quick ? 15 : 40));
+const requests = Number(option('requests', 'BENCH_REQUESTS', 2_000));
 const child = option('child', 'BENCH_CHILD', undefined);
 
 /** One request as the load generator sends it (keep-alive, the bench's headers). */
@@ -121,8 +123,7 @@ new PerformanceObserver((list) => {
 /** Child: measures one framework, bare vs Bulwark, and reports over IPC (or prints when run alone). */
 async function measure(framework) {
   const cases = [await variant(framework, 'bare'), await variant(framework, 'bulwark')];
-  for (const c of cases) await c.run(Math.max(5_000, requests / 2)); // warm-up: JIT both
-  for (const c of cases) await c.run(Math.max(5_000, requests / 2));
+  for (let i = 0; i < 4; i++) for (const c of cases) await c.run(5_000); // warm-up: JIT both
   const samples = { bare: [], bulwark: [] };
   const gc = { bare: { minor: 0, major: 0 }, bulwark: { minor: 0, major: 0 } };
   for (let r = 0; r < rounds; r++) {
@@ -134,7 +135,7 @@ async function measure(framework) {
       await c.run(requests);
       const t = process.cpuUsage(t0);
       // GC entries are delivered asynchronously: let them arrive before reading the counts.
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 1));
       samples[c.name].push((t.user + t.system) / requests);
       gc[c.name].minor += gcMinor - m0;
       gc[c.name].major += gcMajor - M0;
@@ -142,9 +143,12 @@ async function measure(framework) {
   }
   for (const c of cases) await c.close();
   const per1k = (n) => (n * 1000) / (rounds * requests);
+  // Round r's two blocks ran back to back: their difference is the least disturbed figure.
+  const added = samples.bulwark.map((b, i) => b - samples.bare[i]);
   const result = {
     bareUs: median(samples.bare),
     bulwarkUs: median(samples.bulwark),
+    addedUs: median(added),
     samples,
     gcPer1k: {
       bare: { minor: per1k(gc.bare.minor), major: per1k(gc.bare.major) },
@@ -185,13 +189,13 @@ if (child !== undefined) {
     framework: LABELS[f],
     'bare µs/req': r.bareUs.toFixed(1),
     'bulwark µs/req': r.bulwarkUs.toFixed(1),
-    'added µs/req': (r.bulwarkUs - r.bareUs).toFixed(1),
-    'bare/bulwark': `${((100 * r.bareUs) / r.bulwarkUs).toFixed(1)}%`,
+    'added µs/req (paired)': r.addedUs.toFixed(1),
+    'bare/bulwark': `${((100 * r.bareUs) / (r.bareUs + r.addedUs)).toFixed(1)}%`,
     'scavenges/1k': `${r.gcPer1k.bare.minor.toFixed(2)} → ${r.gcPer1k.bulwark.minor.toFixed(2)}`,
     'other GCs/1k': `${r.gcPer1k.bare.major.toFixed(3)} → ${r.gcPer1k.bulwark.major.toFixed(3)}`,
   }));
   table(
-    `In-process CPU per request, median of ${rounds} alternating blocks of ${requests} requests (bare/bulwark = throughput share at equal CPU)`,
+    `In-process CPU per request: medians of ${rounds} alternating blocks of ${requests} requests; added = median of back-to-back differences; bare/bulwark = bare / (bare + added), the throughput share at equal CPU`,
     rows,
   );
   save('http-inproc', {

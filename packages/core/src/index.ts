@@ -11,6 +11,7 @@ export * from './errors/classify.js';
 export * from './errors/codes.js';
 export * from './errors/problem.js';
 export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';
+export { AdmissionView, type RequestView } from './http/request-view.js';
 export * from './http/types.js';
 export * from './logging/log-context.js';
 export * from './pipeline.js';

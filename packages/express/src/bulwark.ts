@@ -4,18 +4,15 @@
  */
 import {
   type Admission,
+  AdmissionView,
   type Bulwark,
   type BulwarkConfig,
   createBulwark,
-  type HttpEngineLike,
   type InboundRequest,
-  markDegraded,
   type OutboundResponse,
-  type RequestContext,
   type RouteProtection,
 } from '@bulwark/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import type { BulwarkRequest } from './types.js';
 
 /** A route handler run under route protection; a value it returns is sent as JSON. */
 export type ProtectedHandler<T = unknown> = (
@@ -118,35 +115,6 @@ function setHeaders(res: Response, a: Admission): void {
   for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
 }
 
-/** `req.bulwark`: getters over the admission, so the signal (and its deadline timer) is only created when read. */
-class RequestInfo implements BulwarkRequest {
-  constructor(
-    private readonly admission: Admission,
-    private readonly engine: HttpEngineLike,
-  ) {}
-  get correlationId(): string {
-    return this.admission.context.correlationId;
-  }
-  get traceId(): string {
-    return this.admission.context.trace.traceId;
-  }
-  get spanId(): string {
-    return this.admission.context.trace.spanId;
-  }
-  get deadline(): number | undefined {
-    return this.admission.context.deadline;
-  }
-  get signal(): AbortSignal {
-    return this.admission.signal;
-  }
-  get context(): RequestContext {
-    return this.admission.context;
-  }
-  degrade(reason: string): void {
-    this.engine.run(this.admission, () => markDegraded(reason));
-  }
-}
-
 /**
  * Creates the Express middlewares from a Bulwark core instance, or from a config (a new core).
  * @example
@@ -178,7 +146,7 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
       send(req, res, a.rejection);
       return;
     }
-    req.bulwark = new RequestInfo(a, engine);
+    req.bulwark = new AdmissionView(a, engine);
     engine.run(a, then ?? next);
   }
 

@@ -6,19 +6,16 @@
 import type { ServerResponse } from 'node:http';
 import {
   type Admission,
+  AdmissionView,
   type Bulwark,
   type BulwarkConfig,
   createBulwark,
-  type HttpEngineLike,
   type InboundRequest,
-  markDegraded,
   type OutboundResponse,
   PROBLEM_CONTENT_TYPE,
-  type RequestContext,
   type RouteProtection,
 } from '@bulwark/core';
 import type { Context, Middleware } from 'koa';
-import type { BulwarkState } from './state.js';
 
 /** A route handler run under protection: gets the Koa context and the signal to honour; may return the body. */
 export type ProtectedHandler<T = unknown> = (ctx: Context, signal: AbortSignal) => T | Promise<T>;
@@ -61,7 +58,7 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
     setHeaders(res, admission);
     if (admission.rejection) return send(ctx, admission.rejection);
 
-    ctx.state.bulwark = new State(admission, engine);
+    ctx.state.bulwark = new AdmissionView(admission, engine);
     const upstreamHeaders = res.getHeaderNames();
     try {
       await engine.run(admission, inner);
@@ -141,35 +138,6 @@ class Inbound implements InboundRequest {
   /** The engine sets the degraded header through this the moment an answer is marked degraded. */
   setHeader(name: string, value: string): void {
     if (!this.#ctx.headerSent) this.#ctx.set(name, value);
-  }
-}
-
-/** `ctx.state.bulwark`: getters over the admission, so the trace context and the signal (with its deadline timer) are only built when read. */
-class State implements BulwarkState {
-  constructor(
-    private readonly admission: Admission,
-    private readonly engine: HttpEngineLike,
-  ) {}
-  get correlationId(): string {
-    return this.admission.context.correlationId;
-  }
-  get deadline(): number | undefined {
-    return this.admission.context.deadline;
-  }
-  get traceId(): string {
-    return this.admission.context.trace.traceId;
-  }
-  get spanId(): string {
-    return this.admission.context.trace.spanId;
-  }
-  get signal(): AbortSignal {
-    return this.admission.signal;
-  }
-  get context(): RequestContext {
-    return this.admission.context;
-  }
-  degrade(reason: string): void {
-    this.engine.run(this.admission, () => markDegraded(reason));
   }
 }
 

@@ -344,9 +344,18 @@ function routeKeyOf(req: InboundRequest): string {
 }
 
 /** Wraps a user key function so its result is always a bounded string. */
+/**
+ * Wraps a user key function: its result is bounded, and a non-string result or a throw falls back to
+ * the route key, so a buggy key function still limits (by route) instead of failing every request.
+ */
 function boundedKey(fn: (req: InboundRequest) => string): (req: InboundRequest) => string {
   return (req) => {
-    const k = fn(req);
+    let k: unknown;
+    try {
+      k = fn(req);
+    } catch {
+      return routeKeyOf(req);
+    }
     if (typeof k !== 'string') return routeKeyOf(req);
     return defaultKey('', '', k);
   };

@@ -224,6 +224,16 @@ describe('admit: rate limit', () => {
     expect((await byIp.admit(req({}, { remoteAddress: '2.2.2.2', path: '/x' }))).rejection).toBeUndefined();
   });
 
+  it("reports a rate-limit rejection with the request's correlation ID", async () => {
+    const events = new EventStream();
+    const seen: (string | undefined)[] = [];
+    events.on('rate-limit.rejected', (e) => seen.push(e.correlationId));
+    const e = createHttpEngine({ rateLimit: { limit: 1 }, events });
+    await e.admit(req({ 'x-request-id': 'first' }));
+    expect((await e.admit(req({ 'x-request-id': 'second' }))).rejection?.status).toBe(429);
+    expect(seen).toEqual(['second']);
+  });
+
   it('falls back to the route key when the key function returns a non-string', async () => {
     const e = createHttpEngine({ rateLimit: { limit: 1, key: () => 42 as unknown as string } });
     await e.admit(req());

@@ -133,8 +133,9 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const rl = o.rateLimit;
     if (rl !== undefined) {
       const key = o.rateLimitKey === undefined ? a.key : this.rlKeyOf(req);
-      const d = rl.takeSync(key);
-      if (d === undefined) return rl.take(key).then((dd) => this.afterRateLimit(a, key, dd));
+      const id = a.context.correlationId; // the request's context is not entered yet: pass its ID for the event
+      const d = rl.takeSync(key, 1, id);
+      if (d === undefined) return rl.take(key, 1, id).then((dd) => this.afterRateLimit(a, key, dd));
       return this.afterRateLimit(a, key, d);
     }
     return this.acquire(a);

@@ -30,9 +30,9 @@ export interface RateLimitDecision extends RateLimitState {
 /** A keyed rate-limit policy. */
 export interface RateLimitPolicy extends Policy {
   /** Takes `cost` tokens for `key`; asks the store when one is configured. */
-  take(key: string, cost?: number): Promise<RateLimitDecision>;
+  take(key: string, cost?: number, correlationId?: string): Promise<RateLimitDecision>;
   /** Synchronous `take` for the no-store hot path; returns undefined when a store is configured (use `take`). */
-  takeSync(key: string, cost?: number): RateLimitDecision | undefined;
+  takeSync(key: string, cost?: number, correlationId?: string): RateLimitDecision | undefined;
   /** Forgets every bucket (the store is the caller's to close). */
   close(): void;
 }
@@ -102,27 +102,27 @@ class RateLimiter implements RateLimitPolicy {
     return fn(signal ?? NEVER_ABORTED_SIGNAL, options.attempt ?? 1);
   }
 
-  takeSync(key: string, cost = 1): RateLimitDecision | undefined {
+  takeSync(key: string, cost = 1, correlationId?: string): RateLimitDecision | undefined {
     if (this.store !== undefined) return undefined;
     this.checkCost(cost);
-    return this.local(key, cost);
+    return this.local(key, cost, correlationId);
   }
 
-  async take(key: string, cost = 1): Promise<RateLimitDecision> {
+  async take(key: string, cost = 1, correlationId?: string): Promise<RateLimitDecision> {
     this.checkCost(cost);
     const store = this.store;
-    if (store === undefined) return this.local(key, cost);
+    if (store === undefined) return this.local(key, cost, correlationId);
     const now = Date.now();
     const windowStart = now - (now % this.intervalMs);
     let count: number;
     try {
       count = await store.increment(`bulwark:rl:${this.name}:${key}:${windowStart}`, cost, this.intervalMs);
     } catch {
-      return this.local(key, cost);
+      return this.local(key, cost, correlationId);
     }
     const resetMs = Math.max(0, Math.ceil(windowStart + this.intervalMs - now));
     const allowed = count <= this.limit;
-    return this.decide(key, {
+    return this.decide(key, correlationId, {
       allowed,
       limit: this.limit,
       remaining: Math.max(0, this.limit - count),
@@ -136,7 +136,7 @@ class RateLimiter implements RateLimitPolicy {
     this.buckets.clear();
   }
 
-  private local(key: string, cost: number): RateLimitDecision {
+  private local(key: string, cost: number, correlationId: string | undefined): RateLimitDecision {
     const now = Date.now();
     const { limit, intervalMs } = this;
     let b = this.buckets.get(key);
@@ -152,7 +152,7 @@ class RateLimiter implements RateLimitPolicy {
     const allowed = b.tokens + EPSILON >= cost;
     if (allowed) b.tokens = Math.max(0, b.tokens - cost);
     const missing = limit - b.tokens;
-    return this.decide(key, {
+    return this.decide(key, correlationId, {
       allowed,
       limit,
       remaining: Math.floor(b.tokens + EPSILON),
@@ -162,7 +162,7 @@ class RateLimiter implements RateLimitPolicy {
     });
   }
 
-  private decide(key: string, d: RateLimitDecision): RateLimitDecision {
+  private decide(key: string, correlationId: string | undefined, d: RateLimitDecision): RateLimitDecision {
     if (!d.allowed && this.events.active) {
       this.events.emit({
         type: 'rate-limit.rejected',
@@ -170,7 +170,7 @@ class RateLimiter implements RateLimitPolicy {
         resetMs: d.resetMs,
         policy: this.name,
         key,
-        correlationId: getContext()?.correlationId,
+        correlationId: correlationId ?? getContext()?.correlationId,
       });
     }
     return d;

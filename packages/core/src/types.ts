@@ -17,6 +17,13 @@ export interface ExecuteOptions {
   attempt?: number;
   /** Whether the operation is safe to repeat (retry refuses non-idempotent calls unless true). */
   idempotent?: boolean;
+  /**
+   * Identifies this call's result for stale-if-error: only calls that pass one are remembered, and
+   * only a call with the same `cacheKey` may be answered with that result. Never derive it from
+   * something shared by different users' requests (a route, a policy name) unless the answer is
+   * the same for all of them; include the user or tenant when it is not.
+   */
+  cacheKey?: string;
 }
 
 /** A resilience policy: runs `fn` under its rules. */

@@ -98,6 +98,8 @@ export class HttpAdmission implements Admission {
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private early: Error | undefined = undefined;
   private released = false;
+  /** Protected handlers still running; the bulkhead slot is kept until they settle. */
+  private working = 0;
   private limitKey: string | undefined = undefined;
   private headerRecord: Record<string, string> | undefined = undefined;
   private timerMs = 0;
@@ -170,11 +172,30 @@ export class HttpAdmission implements Admission {
     else this.controller.abort(error);
   }
 
-  /** Frees the bulkhead slot and the deadline timer. Idempotent. */
+  /** Marks a protected handler as running: the bulkhead slot outlives the response until it settles. */
+  hold(): void {
+    this.working++;
+  }
+
+  /** A protected handler settled; frees the slot if the response is already done. */
+  unhold(): void {
+    this.working--;
+    if (this.released && this.working === 0) this.freeSlot();
+  }
+
+  /**
+   * Frees the deadline timer, and the bulkhead slot unless a protected handler is still running
+   * (a route timeout answers at once, but the bulkhead bounds running work, not open responses).
+   * Idempotent.
+   */
   release(): void {
     if (this.released) return;
     this.released = true;
     this.clearTimer();
+    if (this.working === 0) this.freeSlot();
+  }
+
+  private freeSlot(): void {
     const c = this.compartment;
     if (c !== undefined) {
       this.compartment = undefined;

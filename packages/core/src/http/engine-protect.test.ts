@@ -88,6 +88,40 @@ describe('protect', () => {
     expect(isTimeoutError(admission.signal.reason)).toBe(true);
   });
 
+  it('keeps the bulkhead slot until a handler that ignores its signal settles, even after a route timeout answered', async () => {
+    const e = createHttpEngine({ bulkhead: { maxConcurrent: 1, maxQueue: 0 } });
+    const a = await e.admit(req());
+    let finish: (v: string) => void = () => {};
+    const stubborn = () => new Promise<string>((resolve) => (finish = resolve)); // ignores its signal
+    const p = e.protect(a, { timeout: 50 }, stubborn);
+    const timedOut = expect(p).rejects.toSatisfy(isTimeoutError);
+    await vi.advanceTimersByTimeAsync(50);
+    await timedOut;
+    a.release(); // the 504 was written and the response closed
+    expect((await e.admit(req())).rejection?.status).toBe(503); // the work still runs: no new slot
+    finish('late');
+    await vi.advanceTimersByTimeAsync(0);
+    const next = await e.admit(req());
+    expect(next.rejection).toBeUndefined();
+    next.release();
+  });
+
+  it('passes a cacheKey from the route protection to the policy', async () => {
+    const seen: (string | undefined)[] = [];
+    const spy: Policy = {
+      name: 'spy',
+      execute: <T>(fn: Operation<T>, o?: ExecuteOptions) => {
+        seen.push(o?.cacheKey);
+        return Promise.resolve(fn(o?.signal as AbortSignal, 1));
+      },
+    };
+    const e = createHttpEngine();
+    const a = await e.admit(req({ 'x-user': 'u7' }));
+    await e.protect(a, { policy: spy, cacheKey: (r) => `me:${String(r?.headers['x-user'])}` }, () => 1);
+    await e.protect(a, { policy: spy }, () => 1);
+    expect(seen).toEqual(['me:u7', undefined]);
+  });
+
   it('accepts a duration string and does not fire early', async () => {
     const p = engine.protect(
       admission,

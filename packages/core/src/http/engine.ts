@@ -234,7 +234,11 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       signal,
       key: admission instanceof HttpAdmission ? admission.key : undefined,
       deadline: admission.context.deadline,
+      cacheKey: protection.cacheKey?.(admission instanceof HttpAdmission ? admission.req : undefined),
     };
+    // The bulkhead slot is held until the handler itself settles, even when a route timeout has
+    // already answered: a handler that ignores its signal must not let more work in.
+    if (admission instanceof HttpAdmission) handler = holding(admission, handler);
     const inner = policy;
     const call =
       inner === undefined ? handler : (s: AbortSignal) => inner.execute(handler, { ...options, signal: s });
@@ -365,6 +369,25 @@ function boundedKey(fn: (req: InboundRequest) => string): (req: InboundRequest) 
 function abortAdmission(admission: Admission, err: unknown): void {
   if (admission instanceof HttpAdmission && err instanceof Error) admission.abortWith(err);
   else admission.abort(err);
+}
+
+function holding<T>(
+  a: HttpAdmission,
+  handler: (signal: AbortSignal) => Promise<T> | T,
+): (signal: AbortSignal) => Promise<T> {
+  return (signal) => {
+    a.hold();
+    let p: Promise<T>;
+    try {
+      p = Promise.resolve(handler(signal));
+    } catch (e) {
+      a.unhold();
+      return Promise.reject(e);
+    }
+    const done = () => a.unhold();
+    p.then(done, done);
+    return p;
+  };
 }
 
 function invoke<T>(handler: (signal: AbortSignal) => Promise<T> | T, signal: AbortSignal): Promise<T> {

@@ -102,6 +102,12 @@ export interface RouteProtection {
   policy?: string | Policy;
   /** Route timeout (ms or duration string); the handler's signal aborts when it fires. */
   timeout?: number | string;
+  /**
+   * Key of this request's answer for a stale-if-error fallback in the policy (see
+   * `ExecuteOptions.cacheKey`). Without it no stale answer is stored or served. Include the user
+   * or tenant unless the answer is the same for everyone.
+   */
+  cacheKey?: (req: InboundRequest | undefined) => string | undefined;
 }
 
 /** The engine surface adapters use. */

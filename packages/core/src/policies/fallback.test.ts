@@ -86,41 +86,52 @@ describe('fallback', () => {
     const seen: BulwarkEvent[] = [];
     events.on('fallback.used', (e) => seen.push(e));
     const policy = fallback<string>({ name: 'prices', staleIfError: '1m', events });
-    await policy.execute(async () => 'v1', { key: 'a' });
-    await policy.execute(async () => 'b1', { key: 'b' });
+    await policy.execute(async () => 'v1', { cacheKey: 'a' });
+    await policy.execute(async () => 'b1', { cacheKey: 'b' });
     vi.advanceTimersByTime(30_000);
-    await policy.execute(async () => 'v2', { key: 'a' });
+    await policy.execute(async () => 'v2', { cacheKey: 'a' });
 
     const c = ctx();
-    await expect(runWithContext(c, () => policy.execute(fail, { key: 'a' }))).resolves.toBe('v2');
-    await expect(policy.execute(fail, { key: 'b' })).resolves.toBe('b1');
+    await expect(runWithContext(c, () => policy.execute(fail, { cacheKey: 'a', key: 'a' }))).resolves.toBe(
+      'v2',
+    );
+    await expect(policy.execute(fail, { cacheKey: 'b' })).resolves.toBe('b1');
     expect(c.degraded).toEqual(['stale:prices']);
     expect(seen[0]).toMatchObject({ reason: 'stale:prices', key: 'a' });
 
     // 'b' was stored 30s before 'a' was refreshed: at +61s from b's write it is too old, 'a' is not.
     vi.advanceTimersByTime(31_000);
-    await expect(policy.execute(fail, { key: 'b' })).rejects.toBe(boom);
-    await expect(policy.execute(fail, { key: 'a' })).resolves.toBe('v2');
+    await expect(policy.execute(fail, { cacheKey: 'b' })).rejects.toBe(boom);
+    await expect(policy.execute(fail, { cacheKey: 'a' })).resolves.toBe('v2');
     vi.advanceTimersByTime(30_000);
-    await expect(policy.execute(fail, { key: 'a' })).rejects.toBe(boom);
+    await expect(policy.execute(fail, { cacheKey: 'a' })).rejects.toBe(boom);
   });
 
-  it('uses the default key when none is given and prefers stale over the static value', async () => {
+  it('never remembers or serves a stale result without an explicit cacheKey (no answer crosses users)', async () => {
+    const policy = fallback({ staleIfError: '1h', fallback: { value: 'static' } });
+    await policy.execute(async () => ({ user: 'alice', ssn: '123' }), { key: 'GET /me' });
+    // Same route key, another user, no cacheKey: the static fallback, never alice's answer.
+    await expect(policy.execute(fail, { key: 'GET /me' })).resolves.toBe('static');
+    await policy.execute(async () => 'fresh', { cacheKey: 'u1' });
+    await expect(policy.execute(fail, { cacheKey: 'u2' })).resolves.toBe('static');
+  });
+
+  it('prefers a young stale result over the static value, then falls back to the value', async () => {
     const policy = fallback({ staleIfError: 1000, fallback: { value: 'static' } });
-    await expect(policy.execute(fail)).resolves.toBe('static');
-    await policy.execute(async () => 'fresh');
-    await expect(policy.execute(fail)).resolves.toBe('fresh');
+    await expect(policy.execute(fail, { cacheKey: 'k' })).resolves.toBe('static');
+    await policy.execute(async () => 'fresh', { cacheKey: 'k' });
+    await expect(policy.execute(fail, { cacheKey: 'k' })).resolves.toBe('fresh');
     vi.advanceTimersByTime(1001);
-    await expect(policy.execute(fail)).resolves.toBe('static');
+    await expect(policy.execute(fail, { cacheKey: 'k' })).resolves.toBe('static');
   });
 
   it('keeps at most maxKeys last-good results', async () => {
     const policy = fallback({ staleIfError: '1h', maxKeys: 2 });
-    for (const k of ['a', 'b', 'c']) await policy.execute(async () => k, { key: k });
-    await expect(policy.execute(fail, { key: 'a' })).rejects.toBe(boom);
-    await expect(policy.execute(fail, { key: 'c' })).resolves.toBe('c');
+    for (const k of ['a', 'b', 'c']) await policy.execute(async () => k, { cacheKey: k });
+    await expect(policy.execute(fail, { cacheKey: 'a' })).rejects.toBe(boom);
+    await expect(policy.execute(fail, { cacheKey: 'c' })).resolves.toBe('c');
     policy.clear();
-    await expect(policy.execute(fail, { key: 'c' })).rejects.toBe(boom);
+    await expect(policy.execute(fail, { cacheKey: 'c' })).rejects.toBe(boom);
   });
 
   it('never swallows cancellation', async () => {

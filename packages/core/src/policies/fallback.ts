@@ -85,12 +85,16 @@ export class FallbackPolicy<R = unknown> implements Policy {
     const signal = options?.signal;
     try {
       const result = await fn(signal ?? NEVER_ABORTED_SIGNAL, options?.attempt ?? 1);
-      if (this.stale) this.remember(options?.key ?? 'default', result);
+      // Only an explicit cacheKey says whose result this is: keying by route or policy name would
+      // serve one user's answer to another.
+      const cacheKey = options?.cacheKey;
+      if (this.stale && cacheKey !== undefined) this.remember(cacheKey, result);
       return result;
     } catch (error) {
       if (signal?.aborted || !this.handles(error) || classify(error) === 'cancelled') throw error;
-      if (this.stale) {
-        const hit = this.stale.get(options?.key ?? 'default');
+      const cacheKey = options?.cacheKey;
+      if (this.stale && cacheKey !== undefined) {
+        const hit = this.stale.get(cacheKey);
         if (hit && Date.now() - hit.at <= (this.staleMs as number)) {
           this.used(this.staleReason, error, options);
           return hit.value as T;

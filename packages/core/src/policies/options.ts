@@ -96,7 +96,7 @@ export interface BulkheadOptions extends CommonPolicyOptions {
 export interface FallbackOptions<T = unknown> extends CommonPolicyOptions {
   /** A function of the error, or a static value. */
   fallback?: ((error: unknown) => T | Promise<T>) | { value: T };
-  /** Serve the last good result (stale-if-error) no older than this. */
+  /** Serve the last good result (stale-if-error) no older than this, for calls that pass `cacheKey` (see ExecuteOptions). */
   staleIfError?: Duration;
   /** Which errors trigger the fallback. Default: all but cancellations. */
   handles?: (error: unknown) => boolean;

@@ -28,7 +28,7 @@ export interface RetryOptions extends CommonPolicyOptions {
   backoff?: BackoffKind | ((attempt: number, previousDelayMs: number, error: unknown) => number);
   /** First delay. Default 100ms. */
   initialDelay?: Duration;
-  /** Largest delay, also the cap for Retry-After. Default 10s. */
+  /** Largest delay. A Retry-After longer than it ends the retries (never retried early). Default 10s. */
   maxDelay?: Duration;
   /** Exponential factor. Default 2. */
   factor?: number;

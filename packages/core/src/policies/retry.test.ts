@@ -142,12 +142,12 @@ describe('retry', () => {
     expect(fn).toHaveBeenCalledTimes(1);
   });
 
-  it('honours Retry-After for the next delay, capped at maxDelay', async () => {
+  it('honours Retry-After for the next delay when it fits in maxDelay', async () => {
     const fn = failing(2, () =>
-      Object.assign(new Error('busy'), { status: 503, headers: { 'retry-after': '30' } }),
+      Object.assign(new Error('busy'), { status: 503, headers: { 'retry-after': '2' } }),
     );
     const { events, seen } = recorder();
-    const p = retry({ jitter: 'none', initialDelay: 10, maxDelay: '2s', events }).execute(fn);
+    const p = retry({ jitter: 'none', initialDelay: 10, maxDelay: '5s', events }).execute(fn);
     await vi.advanceTimersByTimeAsync(1999);
     expect(fn).toHaveBeenCalledTimes(1);
     await vi.advanceTimersByTimeAsync(1);
@@ -157,6 +157,16 @@ describe('retry', () => {
     expect(
       seen.filter((e) => e.type === 'retry.scheduled').map((e) => (e as { delayMs: number }).delayMs),
     ).toEqual([2000, 2000]);
+  });
+
+  it('gives up (never retries early) when Retry-After asks for longer than maxDelay', async () => {
+    const busy = Object.assign(new Error('busy'), { status: 503, headers: { 'retry-after': '30' } });
+    const fn = failing(2, () => busy);
+    const { events, seen } = recorder();
+    const p = retry({ jitter: 'none', initialDelay: 10, maxDelay: '2s', events }).execute(fn);
+    await expect(p).rejects.toBe(busy);
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect(seen.map((e) => e.type)).toEqual(['retry.gave-up']);
   });
 
   it('ignores Retry-After when honorRetryAfter is false', async () => {

@@ -126,6 +126,11 @@ export class RetryPolicy implements Policy {
           });
         }
         const delay = this.delayFor(attempt, prevDelay, error);
+        if (delay === undefined) {
+          // The server asked for a longer wait than maxDelay: retrying earlier would ignore it.
+          this.gaveUp(attempt, error, options);
+          throw error;
+        }
         const deadline = options?.deadline ?? getContext()?.deadline;
         if (deadline !== undefined && Date.now() + delay >= deadline) {
           this.gaveUp(attempt, error, options);
@@ -162,11 +167,14 @@ export class RetryPolicy implements Policy {
     }
   }
 
-  /** Delay before the attempt after `attempt`: Retry-After if honoured and present (capped), else the backoff. */
-  private delayFor(attempt: number, prevDelay: number, error: unknown): number {
+  /**
+   * Delay before the attempt after `attempt`: Retry-After if honoured and present, else the backoff.
+   * Undefined when Retry-After asks for longer than maxDelay (the caller gives up rather than retry early).
+   */
+  private delayFor(attempt: number, prevDelay: number, error: unknown): number | undefined {
     if (this.honorRetryAfter) {
       const ra = getRetryAfterMs(error);
-      if (ra !== undefined) return Math.min(ra, this.backoff.maxDelayMs);
+      if (ra !== undefined) return ra <= this.backoff.maxDelayMs ? ra : undefined;
     }
     return nextDelay(this.backoff, attempt, prevDelay, error, this.random);
   }

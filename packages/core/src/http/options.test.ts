@@ -32,6 +32,11 @@ describe('resolveHttpOptions', () => {
     expect(resolveHttpOptions({ production: false }).production).toBe(false);
     process.env.NODE_ENV = 'development';
     expect(resolveHttpOptions({}).production).toBe(false);
+    // Safe by default: an unset or unknown NODE_ENV hides messages and stacks.
+    delete process.env.NODE_ENV;
+    expect(resolveHttpOptions({}).production).toBe(true);
+    process.env.NODE_ENV = 'staging';
+    expect(resolveHttpOptions({}).production).toBe(true);
   });
 
   it('lower-cases header names and parses durations', () => {

@@ -10,6 +10,9 @@ import type { Policy } from '../types.js';
 import { toMs } from '../util/duration.js';
 import type { HttpEngineOptions, InboundRequest } from './types.js';
 
+/** NODE_ENV values that show messages and stacks of unknown errors; anything else (unset too) hides them. */
+const DEV_ENVS: ReadonlySet<string> = new Set(['development', 'test']);
+
 /** Default response/downstream correlation header. */
 export const DEFAULT_CORRELATION_HEADER = 'x-request-id';
 /** Default correlation headers read, in order. */
@@ -167,7 +170,8 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     rateLimitKey,
     bulkhead: bh,
     bulkheadKey,
-    production: o.production ?? process.env.NODE_ENV === 'production',
+    // Safe by default: only an explicit development (or test) environment shows messages and stacks.
+    production: o.production ?? !DEV_ENVS.has(process.env.NODE_ENV ?? ''),
     problemTypeBase: o.problemTypeBase ?? DEFAULT_PROBLEM_TYPE_BASE,
     degradedHeader: headerName(o.degradedHeader, 'degradedHeader', DEFAULT_DEGRADED_HEADER),
     traceResponse: traceResponse === true,

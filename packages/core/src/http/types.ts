@@ -148,7 +148,7 @@ export interface HttpEngineOptions {
   rateLimit?: false | (RateLimitOptions & { key?: (req: InboundRequest) => string });
   /** Per-key bulkhead applied before the handler; `key` defaults to the route key. */
   bulkhead?: false | (BulkheadOptions & { key?: (req: InboundRequest) => string });
-  /** Hide messages and stacks of unknown errors. Default: `process.env.NODE_ENV === 'production'`. */
+  /** Hide messages and stacks of unknown errors. Default: true unless `NODE_ENV` is `development` or `test` (unset means production). */
   production?: boolean;
   /** Prefix of problem `type` URIs. Default `https://bulwark.dev/problems/`. */
   problemTypeBase?: string;

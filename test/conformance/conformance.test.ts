@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { request as httpRequest, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERROR_CODES, type InboundRequest } from '@bulwark/core';
+import { ERROR_CODES, type InboundRequest, memoryStore } from '@bulwark/core';
 import supertest from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AppFactory, ConformanceApp } from './spec.js';
@@ -246,6 +246,56 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
       expect(probe.handlerRuns).toBe(1);
       expect((await first).status).toBe(200);
     });
+
+    it('frees the queue place of a client that leaves while queued at once, and never runs its handler', async () => {
+      let arrivals = 0;
+      const key = () => {
+        arrivals++;
+        return 'all';
+      };
+      const { app, http, probe } = await start(
+        config({ bulkhead: { maxConcurrent: 1, maxQueue: 1, queueTimeout: '10s', key } }),
+      );
+      const first = http.get('/slow?ms=800').then((r) => r);
+      await vi.waitFor(() => expect(probe.handlerRuns).toBe(1));
+      // B queues behind the held slot, then its client goes away.
+      const { port } = app.server.address() as AddressInfo;
+      const leaving = httpRequest({ host: '127.0.0.1', port, path: '/ok' });
+      leaving.on('error', () => {}); // the destroyed socket reports ECONNRESET; expected
+      leaving.end();
+      await vi.waitFor(() => expect(arrivals).toBe(2));
+      leaving.destroy();
+      await sleep(150);
+      // B's place is free (long before queueTimeout): C queues instead of being shed.
+      const queued = await http.get('/slow?ms=1');
+      expect(queued.status).toBe(200);
+      expect((await first).status).toBe(200);
+      expect(probe.handlerRuns).toBe(2); // A and C; B never ran
+    });
+  });
+
+  it('5b. a client that leaves while admission waits (a rate-limit store) never runs its handler', async () => {
+    let arrivals = 0;
+    const backing = memoryStore();
+    const store = Object.assign(Object.create(backing) as typeof backing, {
+      async increment(k: string, by?: number, ttlMs?: number) {
+        arrivals++;
+        await sleep(300);
+        return backing.increment(k, by, ttlMs);
+      },
+    });
+    const { app, http, probe } = await start(config({ rateLimit: { limit: 100, store } }));
+    const { port } = app.server.address() as AddressInfo;
+    const leaving = httpRequest({ host: '127.0.0.1', port, path: '/ok' });
+    leaving.on('error', () => {}); // the destroyed socket reports ECONNRESET; expected
+    leaving.end();
+    await vi.waitFor(() => expect(arrivals).toBe(1));
+    leaving.destroy();
+    await sleep(500); // the store answers (allowed) long after the client left
+    expect(probe.handlerRuns).toBe(0);
+    expect((await http.get('/ok')).status).toBe(200);
+    expect(probe.handlerRuns).toBe(1);
+    await backing.close();
   });
 
   it('6. rate limit answers 429 with RateLimit headers, counted per key', async () => {

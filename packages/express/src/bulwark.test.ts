@@ -86,18 +86,40 @@ describe('middleware', () => {
     expect(res.headers[bw.core.http.degradedHeader]).toContain('no-recommendations');
   });
 
-  it('keys app-level limits by path, with the query left out', async () => {
-    const keys: string[] = [];
+  it('keys app-level limits engine-wide, not by path: distinct URLs cannot walk past the bulkhead', async () => {
+    const seen: (string | undefined)[] = [];
     const key = (req: InboundRequest) => {
-      keys.push(req.routeKey ?? '');
+      seen.push(req.routeKey);
       return 'all';
     };
-    const bw = make({ http: { bulkhead: { maxConcurrent: 5, key } } });
+    // The bulkhead uses the default key; the rate limit's key function only records what it was given.
+    const bw = make({
+      http: { bulkhead: { maxConcurrent: 1, maxQueue: 0 }, rateLimit: { limit: 100, key } },
+    });
     const app = express();
     app.use(bw.middleware);
-    app.get('/users/:id', (_req, res) => res.end());
-    await supertest(app).get('/users/42?x=1');
-    expect(keys).toEqual(['GET /users/42']);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    app.get('/users/:id', async (_req, res) => {
+      await gate;
+      res.end();
+    });
+    const server = app.listen(0, '127.0.0.1');
+    try {
+      const first = supertest(server)
+        .get('/users/1')
+        .then((r) => r);
+      await vi.waitFor(() => expect(seen).toHaveLength(1));
+      for (let i = 2; i <= 5; i++)
+        expect((await supertest(server).get(`/users/${i}?x=${i}`)).status).toBe(503);
+      open();
+      expect((await first).status).toBe(200);
+      expect(seen).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    } finally {
+      server.close();
+    }
   });
 
   it('keys by route pattern when mounted on the route, and admits once when mounted twice', async () => {

@@ -51,14 +51,14 @@ type Stateful = { [STATE]?: Inbound };
 
 /**
  * Describes `req` for the engine, and holds the adapter's state of one request (its admission).
- * The route pattern is only known once a route matched, so an app-level middleware keys by path
- * (`GET /users/42`) and a route-level one (or `protect()` without the app-level middleware) keys
- * by pattern (`GET /users/:id`).
+ * The route pattern is only known once a route matched: a route-level middleware (or `protect()`
+ * without the app-level middleware) passes it (`GET /users/:id`); an app-level one passes none, so
+ * the engine's default key is engine-wide (never the raw path, which a client could vary at will).
  */
 class Inbound implements InboundRequest {
   readonly method: string;
   readonly path: string;
-  readonly routeKey: string;
+  readonly routeKey: string | undefined;
   readonly headers: InboundRequest['headers'];
   readonly remoteAddress: string | undefined;
   /** Set once admitted (also when rejected). */
@@ -66,13 +66,15 @@ class Inbound implements InboundRequest {
   /** The response closed (finished or the client left). */
   gone = false;
   readonly #res: Response;
+  /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
+  #client: AbortController | undefined = undefined;
 
   constructor(req: Request, res: Response) {
     const path = pathOf(req);
     const route: unknown = (req.route as { path?: unknown } | undefined)?.path;
     this.method = req.method;
     this.path = path;
-    this.routeKey = `${req.method} ${typeof route === 'string' ? req.baseUrl + route : path}`;
+    this.routeKey = typeof route === 'string' ? `${req.method} ${req.baseUrl}${route}` : undefined;
     this.headers = req.headers;
     // req.ip runs proxy-addr on every read; it only differs from the socket's address behind a trusted proxy.
     this.remoteAddress = req.app.enabled('trust proxy')
@@ -85,6 +87,19 @@ class Inbound implements InboundRequest {
   setHeader(name: string, value: string): void {
     if (!this.#res.headersSent) this.#res.setHeader(name, value);
   }
+
+  /** Aborts when the client leaves before the response finished: a queued request gives up its place. */
+  get signal(): AbortSignal {
+    this.#client ??= new AbortController();
+    return this.#client.signal;
+  }
+
+  /** The client left before the response finished: ends the queue wait, or aborts the admission's signal. */
+  left(): void {
+    this.#client ??= new AbortController();
+    this.#client.abort();
+    this.admission?.abort();
+  }
 }
 
 /** The response closed: after 'finish' (Node emits 'close' after it), or because the client left. */
@@ -92,10 +107,8 @@ function onClose(this: Response): void {
   const state = (this.req as Stateful)[STATE];
   if (state === undefined) return;
   state.gone = true;
-  const a = state.admission;
-  if (a === undefined) return;
-  if (!this.writableFinished) a.abort();
-  a.release();
+  if (!this.writableFinished) state.left();
+  state.admission?.release();
 }
 
 /** Writes a complete engine response (rejections and problems). */

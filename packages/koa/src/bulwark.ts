@@ -45,15 +45,18 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
   async function admitThen(ctx: Context, inner: () => Promise<unknown>): Promise<void> {
     const inbound = new Inbound(ctx);
     (ctx as Stateful)[STATE] = inbound;
+    const { res } = ctx;
+    // 'close' follows 'finish' too, so one listener both aborts on disconnect and releases. Listening
+    // before admission also catches a client that leaves while queued (it gives up its place).
+    (res as Stateful)[STATE] = inbound;
+    res.on('close', onClose);
     const pending = engine.admitFast(inbound);
     const admission = pending instanceof Promise ? await pending : pending; // skips a tick when nothing waited
     inbound.admission = admission;
-    const { res } = ctx;
-    // 'close' follows 'finish' too, so one listener both aborts on disconnect and releases.
-    if (res.destroyed) ended(res, admission);
-    else {
-      (res as Stateful)[STATE] = inbound;
-      res.on('close', onClose);
+    if (inbound.gone || res.destroyed) {
+      // The client left while the request waited for admission: release, never run the handler.
+      admission.release();
+      return;
     }
     setHeaders(res, admission);
     if (admission.rejection) return send(ctx, admission.rejection);
@@ -123,7 +126,11 @@ class Inbound implements InboundRequest {
   readonly remoteAddress: string | undefined;
   /** Set once admitted (also when rejected). */
   admission: Admission | undefined = undefined;
+  /** The response closed (finished or the client left). */
+  gone = false;
   readonly #ctx: Context;
+  /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
+  #client: AbortController | undefined = undefined;
 
   constructor(ctx: Context) {
     const route: unknown = (ctx as { _matchedRoute?: unknown })._matchedRoute;
@@ -139,17 +146,28 @@ class Inbound implements InboundRequest {
   setHeader(name: string, value: string): void {
     if (!this.#ctx.headerSent) this.#ctx.set(name, value);
   }
+
+  /** Aborts when the client leaves before the response finished: a queued request gives up its place. */
+  get signal(): AbortSignal {
+    this.#client ??= new AbortController();
+    return this.#client.signal;
+  }
+
+  /** The client left before the response finished: ends the queue wait, or aborts the admission's signal. */
+  left(): void {
+    this.#client ??= new AbortController();
+    this.#client.abort();
+    this.admission?.abort();
+  }
 }
 
-/** Closed before the answer was written: the client left; either way the admission is released. */
-function ended(res: ServerResponse, admission: Admission): void {
-  if (!res.writableFinished) admission.abort();
-  admission.release();
-}
-
+/** The response closed ('close' follows 'finish' too): aborts if it never finished (the client left), then releases. */
 function onClose(this: ServerResponse): void {
-  const admission = (this as Stateful)[STATE]?.admission;
-  if (admission !== undefined) ended(this, admission);
+  const inbound = (this as Stateful)[STATE];
+  if (inbound === undefined) return;
+  inbound.gone = true;
+  if (!this.writableFinished) inbound.left();
+  inbound.admission?.release();
 }
 
 /** Sets an admission's headers: one setHeader per header, from the flat list when the engine gives one. */

@@ -22,25 +22,26 @@ export function admitted(req: object): AdmittedRequest | undefined {
   return state?.admission === undefined ? undefined : (state as AdmittedRequest);
 }
 
-/** A raw Node request (Express or Fastify underneath) described for the engine, with its admission once admitted. */
+/**
+ * A raw Node request (Express or Fastify underneath) for the engine, with its admission once admitted.
+ * No `routeKey`: Nest routes after middleware, so the default key is engine-wide (never the raw path).
+ */
 class Inbound implements InboundRequest {
   readonly method: string;
   readonly path: string;
-  readonly routeKey: string;
   readonly headers: InboundRequest['headers'];
   readonly remoteAddress: string | undefined;
   /** Set once admitted (also when rejected). */
   admission: Admission | undefined = undefined;
   readonly #res: ServerResponse | undefined;
+  /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
+  #client: AbortController | undefined = undefined;
 
   constructor(req: RawRequest, res: ServerResponse | undefined) {
     const url = req.originalUrl ?? req.url ?? '/';
     const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const method = req.method ?? 'GET';
-    this.method = method;
-    this.path = path;
-    this.routeKey = `${method} ${path}`;
+    this.method = req.method ?? 'GET';
+    this.path = q === -1 ? url : url.slice(0, q);
     this.headers = req.headers;
     this.remoteAddress = req.socket?.remoteAddress;
     this.#res = res;
@@ -50,6 +51,19 @@ class Inbound implements InboundRequest {
   setHeader(name: string, value: string): void {
     const res = this.#res;
     if (res !== undefined && !res.headersSent) res.setHeader(name, value);
+  }
+
+  /** Aborts when the client leaves before the response finished: a queued request gives up its place. */
+  get signal(): AbortSignal {
+    this.#client ??= new AbortController();
+    return this.#client.signal;
+  }
+
+  /** The client left before the response finished: ends the queue wait, or aborts the admission's signal. */
+  left(): void {
+    this.#client ??= new AbortController();
+    this.#client.abort();
+    this.admission?.abort();
   }
 
   /** The request as the engine saw it. */
@@ -82,10 +96,9 @@ function setHeaders(res: ServerResponse, a: Admission): void {
 
 /** The response closed ('close' follows 'finish' too): aborts if it never finished (the client left), then releases. */
 function onClose(this: ServerResponse & { req?: RawRequest }): void {
-  const a = this.req?.[STATE]?.admission;
-  if (a === undefined) return;
-  if (!this.writableFinished) a.abort();
-  a.release();
+  const state = this.req?.[STATE];
+  if (!this.writableFinished) state?.left();
+  state?.admission?.release();
 }
 
 /**
@@ -102,6 +115,7 @@ export class BulwarkMiddleware implements NestMiddleware {
     const engine = this.bulwark.http;
     const state = new Inbound(req, res);
     req[STATE] = state;
+    res.on('close', onClose); // before admission: a client leaving while queued gives up its place, never runs
     const pending = engine.admitFast?.(state) ?? engine.admit(state);
     // The sync fast path saves a microtask when nothing had to wait.
     if (!(pending instanceof Promise)) return this.admitted(res, next, state, pending);
@@ -116,17 +130,8 @@ export class BulwarkMiddleware implements NestMiddleware {
   ): void {
     state.admission = admission;
     setHeaders(res, admission);
-    if (res.destroyed) {
-      // The client left while the request waited for admission.
-      admission.abort();
-      admission.release();
-      return;
-    }
-    res.on('close', onClose);
-    if (admission.rejection) {
-      writeRaw(res, state.method, admission.rejection);
-      return;
-    }
-    this.bulwark.http.run(admission, next);
+    if (res.destroyed) admission.release();
+    else if (admission.rejection) writeRaw(res, state.method, admission.rejection);
+    else this.bulwark.http.run(admission, next);
   }
 }

@@ -106,9 +106,9 @@ describe('admit: context', () => {
         },
       },
     });
-    expect((await e.admit(req())).rejection).toBeUndefined();
-    expect((await e.admit(req())).rejection?.status).toBe(429);
-    expect((await e.admit(req({}, { path: '/other' }))).rejection).toBeUndefined();
+    expect((await e.admit(req({}, { routeKey: 'GET /orders/:id' }))).rejection).toBeUndefined();
+    expect((await e.admit(req({}, { routeKey: 'GET /orders/:id' }))).rejection?.status).toBe(429);
+    expect((await e.admit(req({}, { routeKey: 'GET /other' }))).rejection).toBeUndefined();
   });
 });
 
@@ -206,7 +206,7 @@ describe('admit: rate limit', () => {
     expect(third.headers.RateLimit).toBe('"default";r=0;t=1');
   });
 
-  it('keys by route key, else METHOD path, else the key option', async () => {
+  it('keys by route key, else one engine-wide key, else the key option', async () => {
     const e = createHttpEngine({ rateLimit: { limit: 1 } });
     expect(
       (await e.admit(req({}, { routeKey: 'GET /orders/:id', path: '/orders/1' }))).rejection,
@@ -214,9 +214,10 @@ describe('admit: rate limit', () => {
     expect(
       (await e.admit(req({}, { routeKey: 'GET /orders/:id', path: '/orders/2' }))).rejection?.status,
     ).toBe(429);
+    expect((await e.admit(req({}, { routeKey: 'GET /orders', path: '/orders' }))).rejection).toBeUndefined();
+    // No route pattern: one engine-wide key, whatever the path.
     expect((await e.admit(req({}, { path: '/a' }))).rejection).toBeUndefined();
-    expect((await e.admit(req({}, { path: '/b' }))).rejection).toBeUndefined();
-    expect((await e.admit(req({}, { path: '/a' }))).rejection?.status).toBe(429);
+    expect((await e.admit(req({}, { path: '/b' }))).rejection?.status).toBe(429);
 
     const byIp = createHttpEngine({ rateLimit: { limit: 1, key: (r) => r.remoteAddress ?? 'none' } });
     expect((await byIp.admit(req({}, { remoteAddress: '1.1.1.1', path: '/x' }))).rejection).toBeUndefined();
@@ -236,9 +237,33 @@ describe('admit: rate limit', () => {
 
   it('falls back to the route key when the key function returns a non-string', async () => {
     const e = createHttpEngine({ rateLimit: { limit: 1, key: () => 42 as unknown as string } });
-    await e.admit(req());
-    expect((await e.admit(req())).rejection?.status).toBe(429);
-    expect((await e.admit(req({}, { path: '/other' }))).rejection).toBeUndefined();
+    await e.admit(req({}, { routeKey: 'GET /orders/:id' }));
+    expect((await e.admit(req({}, { routeKey: 'GET /orders/:id' }))).rejection?.status).toBe(429);
+    expect((await e.admit(req({}, { routeKey: 'GET /other' }))).rejection).toBeUndefined();
+  });
+
+  it('shares the default key across distinct paths when no route pattern is known (no bypass by varying the URL)', async () => {
+    const bh = createHttpEngine({ bulkhead: { maxConcurrent: 1, maxQueue: 0 } });
+    const admitted: Admission[] = [];
+    let shed = 0;
+    for (let i = 0; i < 500; i++) {
+      const a = await bh.admit(req({}, { path: `/users/${i}` }));
+      if (a.rejection === undefined) admitted.push(a);
+      else if (a.rejection.status === 503) shed++;
+    }
+    expect(admitted).toHaveLength(1);
+    expect(shed).toBe(499);
+    for (const a of admitted) a.release();
+    bh.close();
+
+    const rl = createHttpEngine({ rateLimit: { limit: 2 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const a = await rl.admit(req({}, { method: i % 2 ? 'POST' : 'GET', path: `/p/${i}` }));
+      statuses.push(a.rejection?.status ?? 200);
+    }
+    expect(statuses).toEqual([200, 200, 429, 429, 429]);
+    rl.close();
   });
 
   it('uses the async take when a store is configured', async () => {
@@ -305,7 +330,10 @@ describe('admit: bulkhead', () => {
   });
 
   it('checks the rate limit before taking a bulkhead slot', async () => {
-    const e = createHttpEngine({ rateLimit: { limit: 1 }, bulkhead: { maxConcurrent: 1 } });
+    const e = createHttpEngine({
+      rateLimit: { limit: 1, key: (r) => r.path },
+      bulkhead: { maxConcurrent: 1 },
+    });
     const a = await e.admit(req());
     const b = await e.admit(req());
     expect(b.rejection?.status).toBe(429);

@@ -102,7 +102,10 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     if (budget !== undefined) {
       if (budget <= 0) spent = true;
       else {
-        if (o.deadlineMaxMs !== undefined && budget > o.deadlineMaxMs) budget = o.deadlineMaxMs;
+        // Without an explicit max, the default is the cap: a client may shorten the budget, never
+        // stretch it past what the service would have given it anyway.
+        const cap = o.deadlineMaxMs ?? o.deadlineDefaultMs;
+        if (cap !== undefined && budget > cap) budget = cap;
         deadline = Date.now() + budget;
       }
     }
@@ -344,11 +347,11 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   }
 }
 
+/** The default key: the route pattern when the adapter knows one, else one engine-wide key (never the raw path). */
 function routeKeyOf(req: InboundRequest): string {
-  return defaultKey(req.method, req.path, req.routeKey);
+  return defaultKey(req.routeKey);
 }
 
-/** Wraps a user key function so its result is always a bounded string. */
 /**
  * Wraps a user key function: its result is bounded, and a non-string result or a throw falls back to
  * the route key, so a buggy key function still limits (by route) instead of failing every request.
@@ -362,7 +365,7 @@ function boundedKey(fn: (req: InboundRequest) => string): (req: InboundRequest) 
       return routeKeyOf(req);
     }
     if (typeof k !== 'string') return routeKeyOf(req);
-    return defaultKey('', '', k);
+    return defaultKey(k);
   };
 }
 

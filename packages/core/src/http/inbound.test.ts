@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   defaultKey,
   degradedValue,
+  ENGINE_KEY,
   headerValue,
   MAX_KEY_LENGTH,
   parseCriticality,
@@ -73,9 +74,9 @@ describe('degradedValue', () => {
 });
 
 describe('defaultKey', () => {
-  it('prefers the route key, else METHOD path, bounded', () => {
-    expect(defaultKey('GET', '/users/1', 'GET /users/:id')).toBe('GET /users/:id');
-    expect(defaultKey('GET', '/users/1', undefined)).toBe('GET /users/1');
-    expect(defaultKey('GET', `/${'a'.repeat(1000)}`, undefined)).toHaveLength(MAX_KEY_LENGTH);
+  it('is the route pattern (bounded), else one engine-wide key, never the path', () => {
+    expect(defaultKey('GET /users/:id')).toBe('GET /users/:id');
+    expect(defaultKey(undefined)).toBe(ENGINE_KEY);
+    expect(defaultKey(`GET /${'a'.repeat(1000)}`)).toHaveLength(MAX_KEY_LENGTH);
   });
 });

@@ -51,11 +51,18 @@ export function degradedValue(reasons: readonly string[]): string {
   return out === '' ? 'degraded' : out;
 }
 
-/** Longest limit key kept; longer (attacker-made) paths are cut so keys stay bounded. */
+/** Longest limit key kept; longer keys (a route pattern, a key function's result) are cut so keys stay bounded. */
 export const MAX_KEY_LENGTH = 256;
 
-/** The default key of per-key limits: the route key when the adapter knows it, else `METHOD path`. */
-export function defaultKey(method: string, path: string, routeKey: string | undefined): string {
-  const k = routeKey ?? `${method} ${path}`;
-  return k.length > MAX_KEY_LENGTH ? k.slice(0, MAX_KEY_LENGTH) : k;
+/** The default key when no route pattern is known: one key for the whole engine. */
+export const ENGINE_KEY = '*';
+
+/**
+ * The default key of per-key limits: the route pattern when the adapter knows it (bounded), else
+ * {@link ENGINE_KEY}. Never the raw path: with app-level middleware (no pattern yet) every distinct
+ * URL would get a fresh compartment and bucket, and a client could walk past the limits by varying it.
+ */
+export function defaultKey(routeKey: string | undefined): string {
+  if (routeKey === undefined) return ENGINE_KEY;
+  return routeKey.length > MAX_KEY_LENGTH ? routeKey.slice(0, MAX_KEY_LENGTH) : routeKey;
 }

@@ -18,7 +18,10 @@ export interface InboundRequest {
   method: string;
   /** URL path without the query string. */
   path: string;
-  /** Route pattern when known (e.g. `GET /users/:id`); keys per-route limits. Defaults to `METHOD path`. */
+  /**
+   * Route pattern, only when known (e.g. `GET /users/:id`); keys per-route limits. Leave it out when
+   * no pattern is known (never pass the raw path): the default key is then one engine-wide key.
+   */
   routeKey?: string;
   /** Request headers. */
   headers: IncomingHeaders;

@@ -3,6 +3,7 @@
  * writes the engine's decisions back. It decides nothing itself (see DESIGN.md, the one rule).
  */
 import {
+  AdapterRequest,
   type Admission,
   AdmissionView,
   type Bulwark,
@@ -55,21 +56,16 @@ type Stateful = { [STATE]?: Inbound };
  * without the app-level middleware) passes it (`GET /users/:id`); an app-level one passes none, so
  * the engine's default key is engine-wide (never the raw path, which a client could vary at will).
  */
-class Inbound implements InboundRequest {
+class Inbound extends AdapterRequest {
   readonly method: string;
   readonly path: string;
   readonly routeKey: string | undefined;
   readonly headers: InboundRequest['headers'];
   readonly remoteAddress: string | undefined;
-  /** Set once admitted (also when rejected). */
-  admission: Admission | undefined = undefined;
-  /** The response closed (finished or the client left). */
-  gone = false;
   readonly #res: Response;
-  /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
-  #client: AbortController | undefined = undefined;
 
   constructor(req: Request, res: Response) {
+    super();
     const path = pathOf(req);
     const route: unknown = (req.route as { path?: unknown } | undefined)?.path;
     this.method = req.method;
@@ -87,28 +83,13 @@ class Inbound implements InboundRequest {
   setHeader(name: string, value: string): void {
     if (!this.#res.headersSent) this.#res.setHeader(name, value);
   }
-
-  /** Aborts when the client leaves before the response finished: a queued request gives up its place. */
-  get signal(): AbortSignal {
-    this.#client ??= new AbortController();
-    return this.#client.signal;
-  }
-
-  /** The client left before the response finished: ends the queue wait, or aborts the admission's signal. */
-  left(): void {
-    this.#client ??= new AbortController();
-    this.#client.abort();
-    this.admission?.abort();
-  }
 }
 
 /** The response closed: after 'finish' (Node emits 'close' after it), or because the client left. */
 function onClose(this: Response): void {
   const state = (this.req as Stateful)[STATE];
   if (state === undefined) return;
-  state.gone = true;
-  if (!this.writableFinished) state.left();
-  state.admission?.release();
+  state.closed(this.writableFinished);
 }
 
 /** Writes a complete engine response (rejections and problems). */

@@ -5,6 +5,7 @@
 
 import type { ServerResponse } from 'node:http';
 import {
+  AdapterRequest,
   type Admission,
   AdmissionView,
   type Bulwark,
@@ -118,21 +119,16 @@ const STATE = Symbol('bulwark.koa');
 type Stateful = { [STATE]?: Inbound };
 
 /** Describes the Koa request for the engine; @koa/router's matched pattern (if any) keys per-route limits. */
-class Inbound implements InboundRequest {
+class Inbound extends AdapterRequest {
   readonly method: string;
   readonly path: string;
   readonly routeKey: string | undefined;
   readonly headers: InboundRequest['headers'];
   readonly remoteAddress: string | undefined;
-  /** Set once admitted (also when rejected). */
-  admission: Admission | undefined = undefined;
-  /** The response closed (finished or the client left). */
-  gone = false;
   readonly #ctx: Context;
-  /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
-  #client: AbortController | undefined = undefined;
 
   constructor(ctx: Context) {
+    super();
     const route: unknown = (ctx as { _matchedRoute?: unknown })._matchedRoute;
     this.method = ctx.method;
     this.path = ctx.path;
@@ -146,28 +142,13 @@ class Inbound implements InboundRequest {
   setHeader(name: string, value: string): void {
     if (!this.#ctx.headerSent) this.#ctx.set(name, value);
   }
-
-  /** Aborts when the client leaves before the response finished: a queued request gives up its place. */
-  get signal(): AbortSignal {
-    this.#client ??= new AbortController();
-    return this.#client.signal;
-  }
-
-  /** The client left before the response finished: ends the queue wait, or aborts the admission's signal. */
-  left(): void {
-    this.#client ??= new AbortController();
-    this.#client.abort();
-    this.admission?.abort();
-  }
 }
 
 /** The response closed ('close' follows 'finish' too): aborts if it never finished (the client left), then releases. */
 function onClose(this: ServerResponse): void {
   const inbound = (this as Stateful)[STATE];
   if (inbound === undefined) return;
-  inbound.gone = true;
-  if (!this.writableFinished) inbound.left();
-  inbound.admission?.release();
+  inbound.closed(this.writableFinished);
 }
 
 /** Sets an admission's headers: one setHeader per header, from the flat list when the engine gives one. */

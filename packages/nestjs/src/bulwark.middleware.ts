@@ -1,5 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Admission, Bulwark, InboundRequest, OutboundResponse } from '@bulwark/core';
+import {
+  AdapterRequest,
+  type Admission,
+  type Bulwark,
+  type InboundRequest,
+  type OutboundResponse,
+} from '@bulwark/core';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import { BULWARK } from './bulwark.constants.js';
 
@@ -26,18 +32,16 @@ export function admitted(req: object): AdmittedRequest | undefined {
  * A raw Node request (Express or Fastify underneath) for the engine, with its admission once admitted.
  * No `routeKey`: Nest routes after middleware, so the default key is engine-wide (never the raw path).
  */
-class Inbound implements InboundRequest {
+class Inbound extends AdapterRequest {
   readonly method: string;
   readonly path: string;
+  readonly routeKey = undefined; // the middleware runs before Nest's router: no pattern yet
   readonly headers: InboundRequest['headers'];
   readonly remoteAddress: string | undefined;
-  /** Set once admitted (also when rejected). */
-  admission: Admission | undefined = undefined;
   readonly #res: ServerResponse | undefined;
-  /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
-  #client: AbortController | undefined = undefined;
 
   constructor(req: RawRequest, res: ServerResponse | undefined) {
+    super();
     const url = req.originalUrl ?? req.url ?? '/';
     const q = url.indexOf('?');
     this.method = req.method ?? 'GET';
@@ -51,19 +55,6 @@ class Inbound implements InboundRequest {
   setHeader(name: string, value: string): void {
     const res = this.#res;
     if (res !== undefined && !res.headersSent) res.setHeader(name, value);
-  }
-
-  /** Aborts when the client leaves before the response finished: a queued request gives up its place. */
-  get signal(): AbortSignal {
-    this.#client ??= new AbortController();
-    return this.#client.signal;
-  }
-
-  /** The client left before the response finished: ends the queue wait, or aborts the admission's signal. */
-  left(): void {
-    this.#client ??= new AbortController();
-    this.#client.abort();
-    this.admission?.abort();
   }
 
   /** The request as the engine saw it. */
@@ -96,9 +87,7 @@ function setHeaders(res: ServerResponse, a: Admission): void {
 
 /** The response closed ('close' follows 'finish' too): aborts if it never finished (the client left), then releases. */
 function onClose(this: ServerResponse & { req?: RawRequest }): void {
-  const state = this.req?.[STATE];
-  if (!this.writableFinished) state?.left();
-  state?.admission?.release();
+  this.req?.[STATE]?.closed(this.writableFinished);
 }
 
 /**

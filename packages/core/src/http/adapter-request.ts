@@ -1,0 +1,46 @@
+/**
+ * The part of an adapter's request description that is the same in every framework: the
+ * admission it got, and what happens when the response closes (the client left, or it finished).
+ * Adapters extend it with the translated fields (method, path, route key, headers, address).
+ */
+import type { Admission, InboundRequest } from './types.js';
+
+/** Base class of the adapters' {@link InboundRequest}s: client signal, admission and close handling. */
+export abstract class AdapterRequest implements InboundRequest {
+  /** HTTP method, upper case. */
+  abstract readonly method: string;
+  /** URL path without the query string. */
+  abstract readonly path: string;
+  /** Route pattern, only when the adapter knows it (never the raw path). */
+  abstract readonly routeKey: string | undefined;
+  /** Request headers. */
+  abstract readonly headers: InboundRequest['headers'];
+  /** Client address. */
+  abstract readonly remoteAddress: string | undefined;
+  /** Set once admitted (also when rejected). */
+  admission: Admission | undefined = undefined;
+  /** The response closed (finished or the client left). */
+  gone = false;
+  /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
+  #client: AbortController | undefined = undefined;
+
+  /** Sets a response header while headers can still be sent (the degraded marker). */
+  abstract setHeader(name: string, value: string): void;
+
+  /** Aborts when the client leaves before the response finished: a queued request gives up its place. */
+  get signal(): AbortSignal {
+    this.#client ??= new AbortController();
+    return this.#client.signal;
+  }
+
+  /** The response closed: if it never finished the client left (ends a queue wait, aborts the request's signal); then releases the admission. */
+  closed(finished: boolean): void {
+    this.gone = true;
+    if (!finished) {
+      this.#client ??= new AbortController();
+      this.#client.abort();
+      this.admission?.abort();
+    }
+    this.admission?.release();
+  }
+}

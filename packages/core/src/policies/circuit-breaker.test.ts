@@ -166,6 +166,13 @@ describe('overrides', () => {
     await expect(b.execute(() => 1, { key: 'a' })).resolves.toBe(1);
   });
 
+  it('keeps at most maxKeys per-key overrides (the oldest goes first)', () => {
+    const b = make({ maxKeys: 3 });
+    for (const k of ['a', 'b', 'c', 'd']) b.forceOpen(k);
+    expect(b.override('a')).toBe('none');
+    expect(['b', 'c', 'd'].map((k) => b.override(k))).toEqual(['force-open', 'force-open', 'force-open']);
+  });
+
   it('forceOpen() applies to every key, forceClose(key) exempts one', async () => {
     const b = make();
     b.forceOpen();

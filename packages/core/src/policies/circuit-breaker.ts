@@ -124,7 +124,8 @@ class KeyedCircuitBreaker implements CircuitBreakerPolicy {
   readonly name: string;
   private readonly cfg: BreakerConfig;
   private readonly entries: BoundedMap<string, Entry>;
-  private readonly keyOverrides = new Map<string, BreakerOverride>();
+  /** Per-key manual overrides; bounded like the breakers (operators and replicas' messages add to it). */
+  private readonly keyOverrides: BoundedMap<string, BreakerOverride>;
   private globalOverride: BreakerOverride = 'none';
   private readonly sync: BreakerSync | undefined;
   private clock: RotateClock | undefined;
@@ -133,6 +134,7 @@ class KeyedCircuitBreaker implements CircuitBreakerPolicy {
     this.cfg = normalizeBreakerOptions(options);
     this.name = this.cfg.name;
     this.entries = new BoundedMap(this.cfg.maxKeys, (_k, e) => this.shutdown(e));
+    this.keyOverrides = new BoundedMap(this.cfg.maxKeys);
     this.sync = this.cfg.store
       ? new BreakerSync(this.cfg.store, this.name, (key, ov) => this.applyOverride(key, ov, false))
       : undefined;

@@ -77,10 +77,9 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
       const out = engine.toResponse(err, inbound, admission.context);
       // Handled here, so Koa's onerror never sees it: emit server errors so the app's listener logs them.
       if (out.status >= 500) ctx.app.emit('error', asError(err), ctx);
-      // Like Koa's onerror: drop headers meant for the failed answer (but keep upstream ones, e.g. CORS),
-      // then apply the error's own `headers` (http-errors convention) before the engine's.
+      // Like Koa's onerror: drop headers meant for the failed answer (but keep upstream ones, e.g. CORS);
+      // the engine's answer carries the error's own `headers` (http-errors convention).
       for (const name of res.getHeaderNames()) if (!upstreamHeaders.includes(name)) res.removeHeader(name);
-      ctx.set(errorHeaders(err));
       send(ctx, out);
     }
   }
@@ -171,17 +170,6 @@ function send(ctx: Context, out: OutboundResponse): void {
   }
   ctx.status = out.status; // after the body: a null body would otherwise turn the status into 204
   ctx.set(out.headers);
-}
-
-/** Headers an error carries by the http-errors convention (`ctx.throw(401, { headers })`), minus generated ones. */
-function errorHeaders(err: unknown): Record<string, string> {
-  const headers: Record<string, string> = {};
-  const given = typeof err === 'object' && err !== null ? (err as { headers?: unknown }).headers : undefined;
-  if (typeof given !== 'object' || given === null) return headers;
-  for (const [name, value] of Object.entries(given)) {
-    if (typeof value === 'string' && !/^content-(type|length)$/i.test(name)) headers[name] = value;
-  }
-  return headers;
 }
 
 /** Koa's error listener only accepts errors; wrap anything else as Koa's own onerror does. */

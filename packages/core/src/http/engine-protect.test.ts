@@ -266,6 +266,29 @@ describe('toResponse', () => {
     expect(d.body?.type).toBe('https://errors.test/internal-error');
   });
 
+  it("keeps an app HTTP error's own headers (http-errors' WWW-Authenticate, Allow), well-formed ones only", () => {
+    const e = createHttpEngine();
+    const err = Object.assign(new Error('Unauthorized'), {
+      status: 401,
+      expose: true,
+      headers: {
+        'WWW-Authenticate': 'Bearer realm="api"',
+        'Content-Type': 'text/html',
+        'X-Bad': 'a\r\nSet-Cookie: x=1',
+        'Bad Name': 'x',
+      },
+    });
+    const out = e.toResponse(err, req());
+    expect(out.status).toBe(401);
+    expect(out.headers['WWW-Authenticate']).toBe('Bearer realm="api"');
+    expect(out.headers['Content-Type']).toBe('application/problem+json');
+    expect(out.headers['X-Bad']).toBeUndefined();
+    expect(out.headers['Bad Name']).toBeUndefined();
+    // A Bulwark or unknown error's headers are never copied.
+    const unknown = Object.assign(new Error('x'), { headers: { 'X-Leak': 'secret' } });
+    expect(e.toResponse(unknown, req()).headers['X-Leak']).toBeUndefined();
+  });
+
   it('adds RateLimit headers when a RateLimitedError carries its state', () => {
     const e = createHttpEngine();
     const err = new RateLimitedError({

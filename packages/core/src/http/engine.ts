@@ -11,7 +11,7 @@ import {
   isBulwarkError,
   RateLimitedError,
 } from '../errors/bulwark-error.js';
-import { toProblem } from '../errors/problem.js';
+import { HTTP_ERROR_CODE, toProblem } from '../errors/problem.js';
 import type { RateLimitState } from '../policies/options.js';
 import type { RateLimitDecision } from '../policies/rate-limit.js';
 import { type RateLimitHeaderFormat, rateLimitHeaderFormat } from '../policies/rate-limit.js';
@@ -288,6 +288,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       headers['RateLimit-Policy'] = this.rlFormat.policy(state.limit, state.windowMs);
       headers.RateLimit = this.rlFormat.value(state.remaining, state.resetMs);
     }
+    if (body.code === HTTP_ERROR_CODE) copyErrorHeaders(error, headers);
     if (ctx !== undefined && ctx.degraded.length > 0) headers[o.degradedHeader] = degradedValue(ctx.degraded);
     return { status: body.status, headers, body: req.method === 'HEAD' ? undefined : body };
   }
@@ -372,6 +373,37 @@ function boundedKey(fn: (req: InboundRequest) => string): (req: InboundRequest) 
 function abortAdmission(admission: Admission, err: unknown): void {
   if (admission instanceof HttpAdmission && err instanceof Error) admission.abortWith(err);
   else admission.abort(err);
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
+const SAFE_VALUE = /^[\t\x20-\x7e]{0,1024}$/;
+const OWN_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'cache-control',
+  'retry-after',
+  'ratelimit',
+  'ratelimit-policy',
+]);
+
+/**
+ * An app's HTTP error may carry headers for its answer (http-errors' `headers`, e.g.
+ * `WWW-Authenticate` on a 401, `Allow` on a 405): copy the well-formed ones (at most 20), never
+ * overriding the problem's own headers.
+ */
+function copyErrorHeaders(error: unknown, into: Record<string, string>): void {
+  const given =
+    typeof error === 'object' && error !== null ? (error as { headers?: unknown }).headers : undefined;
+  if (typeof given !== 'object' || given === null) return;
+  let n = 0;
+  for (const [name, value] of Object.entries(given)) {
+    if (n === 20) return;
+    if (typeof value !== 'string' || !TOKEN.test(name) || !SAFE_VALUE.test(value)) continue;
+    const lower = name.toLowerCase();
+    if (OWN_HEADERS.has(lower) || lower in into) continue;
+    into[name] = value;
+    n++;
+  }
 }
 
 function holding<T>(

@@ -21,6 +21,8 @@ export abstract class AdapterRequest implements InboundRequest {
   admission: Admission | undefined = undefined;
   /** The response closed (finished or the client left). */
   gone = false;
+  /** The client left before the response finished (read by the engine instead of creating the signal). */
+  clientGone = false;
   /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
   #client: AbortController | undefined = undefined;
 
@@ -37,6 +39,7 @@ export abstract class AdapterRequest implements InboundRequest {
   closed(finished: boolean): void {
     this.gone = true;
     if (!finished) {
+      this.clientGone = true;
       this.#client ??= new AbortController();
       this.#client.abort();
       this.admission?.abort();

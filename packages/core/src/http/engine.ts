@@ -173,8 +173,9 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const bh = this.o.bulkhead;
     if (bh === undefined) return a;
     const key = this.o.bulkheadKey === undefined ? a.key : this.bhKeyOf(a.req);
-    const client = a.req.signal;
-    if (client?.aborted !== true) {
+    const req = a.req;
+    // clientGone spares a lazily created signal on the fast path; plain descriptions use the signal.
+    if ((req.clientGone ?? req.signal?.aborted) !== true) {
       // Fast path: a free slot is taken synchronously (no release closure), so admitFast returns
       // the admission itself; release() hands the compartment back.
       const c = bh.tryEnter(key);
@@ -187,6 +188,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     // It must queue (or be rejected). The queue place is given up when the client leaves
     // (req.signal) or the deadline fires (the admission's signal, created only when there is a
     // deadline: nobody can call abort() before admit returns).
+    const client = req.signal;
     const deadlineSignal = a.context.deadline === undefined ? undefined : a.signal;
     const signal =
       client === undefined

@@ -41,6 +41,11 @@ export interface InboundRequest {
    * deadline or queue timeout. Adapters should pass it when they can; it is never required.
    */
   signal?: AbortSignal;
+  /**
+   * True once the client has left. Read instead of `signal` on the fast path, so an adapter can
+   * create its signal lazily (only when a request must queue).
+   */
+  readonly clientGone?: boolean;
 }
 
 /** RFC 9457 problem details, with Bulwark's extension members. */

@@ -10,7 +10,7 @@ export * from './errors/bulwark-error.js';
 export * from './errors/classify.js';
 export * from './errors/codes.js';
 export * from './errors/problem.js';
-export { AdapterRequest } from './http/adapter-request.js';
+export { AdapterRequest, type HeaderSink, writeAdmissionHeaders } from './http/adapter-request.js';
 export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';
 export { AdmissionView, type RequestView } from './http/request-view.js';
 export * from './http/types.js';

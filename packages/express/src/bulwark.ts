@@ -12,6 +12,7 @@ import {
   type InboundRequest,
   type OutboundResponse,
   type RouteProtection,
+  writeAdmissionHeaders,
 } from '@bulwark/core';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 
@@ -99,16 +100,6 @@ function send(req: Request, res: Response, out: OutboundResponse): void {
   res.end(out.body === undefined || req.method === 'HEAD' ? undefined : JSON.stringify(out.body));
 }
 
-/** Sets an admission's headers on `res`: one setHeader per header, from the flat list when the engine gives one. */
-function setHeaders(res: Response, a: Admission): void {
-  const list = a.headerList;
-  if (list === undefined) {
-    for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
-    return;
-  }
-  for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
-}
-
 /**
  * Creates the Express middlewares from a Bulwark core instance, or from a config (a new core).
  * @example
@@ -135,7 +126,7 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
       a.release();
       return;
     }
-    setHeaders(res, a);
+    writeAdmissionHeaders(res, a);
     if (a.rejection) {
       send(req, res, a.rejection);
       return;

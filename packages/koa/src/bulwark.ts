@@ -15,6 +15,7 @@ import {
   type OutboundResponse,
   PROBLEM_CONTENT_TYPE,
   type RouteProtection,
+  writeAdmissionHeaders,
 } from '@bulwark/core';
 import type { Context, Middleware } from 'koa';
 
@@ -59,7 +60,7 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
       admission.release();
       return;
     }
-    setHeaders(res, admission);
+    writeAdmissionHeaders(res, admission);
     if (admission.rejection) return send(ctx, admission.rejection);
 
     ctx.state.bulwark = new AdmissionView(admission, engine);
@@ -148,16 +149,6 @@ function onClose(this: ServerResponse): void {
   const inbound = (this as Stateful)[STATE];
   if (inbound === undefined) return;
   inbound.closed(this.writableFinished);
-}
-
-/** Sets an admission's headers: one setHeader per header, from the flat list when the engine gives one. */
-function setHeaders(res: ServerResponse, a: Admission): void {
-  const list = a.headerList;
-  if (list === undefined) {
-    for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
-    return;
-  }
-  for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
 }
 
 /** Writes a complete engine response (rejection or problem) onto the Koa context. */

@@ -5,6 +5,7 @@ import {
   type Bulwark,
   type InboundRequest,
   type OutboundResponse,
+  writeAdmissionHeaders,
 } from '@bulwark/core';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import { BULWARK } from './bulwark.constants.js';
@@ -75,16 +76,6 @@ export function writeRaw(res: ServerResponse, method: string, out: OutboundRespo
   res.end(out.body === undefined || method === 'HEAD' ? undefined : JSON.stringify(out.body));
 }
 
-/** Sets an admission's headers: one setHeader per header, from the flat list when the engine gives one. */
-function setHeaders(res: ServerResponse, a: Admission): void {
-  const list = a.headerList;
-  if (list === undefined) {
-    for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
-    return;
-  }
-  for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
-}
-
 /** The response closed ('close' follows 'finish' too): aborts if it never finished (the client left), then releases. */
 function onClose(this: ServerResponse & { req?: RawRequest }): void {
   this.req?.[STATE]?.closed(this.writableFinished);
@@ -118,7 +109,7 @@ export class BulwarkMiddleware implements NestMiddleware {
     admission: Admission,
   ): void {
     state.admission = admission;
-    setHeaders(res, admission);
+    writeAdmissionHeaders(res, admission);
     if (res.destroyed) admission.release();
     else if (admission.rejection) writeRaw(res, state.method, admission.rejection);
     else this.bulwark.http.run(admission, next);

@@ -47,3 +47,19 @@ export abstract class AdapterRequest implements InboundRequest {
     this.admission?.release();
   }
 }
+
+/** Anything with Node's `setHeader` (a `ServerResponse`, Express's `res`). */
+export interface HeaderSink {
+  /** Sets one response header. */
+  setHeader(name: string, value: string): unknown;
+}
+
+/** Writes an admission's headers with one `setHeader` each, from the flat list when the engine gives one. */
+export function writeAdmissionHeaders(res: HeaderSink, a: Admission): void {
+  const list = a.headerList;
+  if (list === undefined) {
+    for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
+    return;
+  }
+  for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
+}

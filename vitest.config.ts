@@ -1,11 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (p: string) => fileURLToPath(new URL(`./packages/${p}/src/index.ts`, import.meta.url));
+const src = (p: string, entry = 'index') =>
+  fileURLToPath(new URL(`./packages/${p}/src/${entry}.ts`, import.meta.url));
 
 export default defineConfig({
   resolve: {
     alias: {
+      '@bulwark/core/adapter': src('core', 'adapter'),
       '@bulwark/core': src('core'),
       '@bulwark/express': src('express'),
       '@bulwark/koa': src('koa'),

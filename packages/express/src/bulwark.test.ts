@@ -1,13 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type Bulwark,
-  type BulwarkConfig,
-  createBulwark,
-  getContext,
-  type InboundRequest,
-  markDegraded,
-} from '@bulwark/core';
+import { type Bulwark, type BulwarkConfig, createBulwark, getContext, markDegraded } from '@bulwark/core';
+import { type InboundRequest } from '@bulwark/core/adapter';
 import express, { type RequestHandler } from 'express';
 import supertest from 'supertest';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';

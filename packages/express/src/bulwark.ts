@@ -2,18 +2,16 @@
  * The Express adapter: turns `req` into an InboundRequest, hands it to core's HTTP engine, and
  * writes the engine's decisions back. It decides nothing itself (see DESIGN.md, the one rule).
  */
+import { type Bulwark, type BulwarkConfig, createBulwark } from '@bulwark/core';
 import {
   AdapterRequest,
   type Admission,
   AdmissionView,
-  type Bulwark,
-  type BulwarkConfig,
-  createBulwark,
   type InboundRequest,
   type OutboundResponse,
   type RouteProtection,
   writeAdmissionHeaders,
-} from '@bulwark/core';
+} from '@bulwark/core/adapter';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 
 /** A route handler run under route protection; a value it returns is sent as JSON. */

@@ -4,19 +4,17 @@
  */
 
 import type { ServerResponse } from 'node:http';
+import { type Bulwark, type BulwarkConfig, createBulwark } from '@bulwark/core';
 import {
   AdapterRequest,
   type Admission,
   AdmissionView,
-  type Bulwark,
-  type BulwarkConfig,
-  createBulwark,
   type InboundRequest,
   type OutboundResponse,
   PROBLEM_CONTENT_TYPE,
   type RouteProtection,
   writeAdmissionHeaders,
-} from '@bulwark/core';
+} from '@bulwark/core/adapter';
 import type { Context, Middleware } from 'koa';
 
 /** A route handler run under protection: gets the Koa context and the signal to honour; may return the body. */

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Bulwark } from '@bulwark/core';
 import {
   AdapterRequest,
   type Admission,
-  type Bulwark,
   type InboundRequest,
   type OutboundResponse,
   writeAdmissionHeaders,
-} from '@bulwark/core';
+} from '@bulwark/core/adapter';
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import { BULWARK } from './bulwark.constants.js';
 

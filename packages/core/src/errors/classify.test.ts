@@ -11,7 +11,9 @@ import {
 } from './bulwark-error.js';
 import {
   classify,
+  countsAsFailure,
   getRetryAfterMs,
+  isCancellation,
   isPermanent,
   isRetryable,
   markPermanent,
@@ -41,16 +43,20 @@ describe('classify / isRetryable', () => {
     expect(isRetryable(netError(code))).toBe(true);
   });
 
-  it('fetch failed with a network cause is retryable, without one it is not', () => {
+  it('fetch failed is retryable, with or without a network cause', () => {
     const withCause = new TypeError('fetch failed', { cause: netError('ECONNREFUSED') });
+    expect(classify(withCause)).toBe('transient');
     expect(isRetryable(withCause)).toBe(true);
-    expect(isRetryable(new TypeError('fetch failed', { cause: new Error('bad url') }))).toBe(false);
-    expect(isRetryable(new TypeError('x is not a function'))).toBe(false);
+    expect(isRetryable(new TypeError('fetch failed', { cause: new Error('bad url') }))).toBe(true);
   });
 
-  it('an unrelated error code is not retryable', () => {
-    expect(isRetryable(netError('ENOENT'))).toBe(false);
+  it('every other error is retryable by default (issue 8 item 2: a plain Error("HTTP 503"))', () => {
+    expect(isRetryable(new Error('HTTP 503'))).toBe(true);
+    expect(isRetryable(new TypeError('x is not a function'))).toBe(true);
+    expect(isRetryable(netError('ENOENT'))).toBe(true);
     expect(classify(netError('ENOENT'))).toBe('internal');
+    expect(isRetryable('a thrown string')).toBe(true);
+    expect(isRetryable(undefined)).toBe(true);
   });
 
   it.each([408, 429, 500, 502, 503, 504, 599])('HTTP %i is retryable', (status) => {
@@ -95,10 +101,51 @@ describe('classify / isRetryable', () => {
     expect(isRetryable(e)).toBe(true);
   });
 
-  it('non-objects and plain errors are internal and not retryable', () => {
+  it('non-objects and plain errors are internal', () => {
     expect(classify('boom')).toBe('internal');
     expect(classify(undefined)).toBe('internal');
-    expect(isRetryable(new Error('boom'))).toBe(false);
+    expect(classify(new Error('boom'))).toBe('internal');
+  });
+});
+
+describe('isCancellation', () => {
+  it('is true for aborts and CANCELLED only', () => {
+    expect(isCancellation(new DOMException('aborted', 'AbortError'))).toBe(true);
+    expect(isCancellation(Object.assign(new Error('x'), { code: 'ABORT_ERR' }))).toBe(true);
+    expect(isCancellation(new CancelledError())).toBe(true);
+    expect(isCancellation(new DOMException('timed out', 'TimeoutError'))).toBe(false);
+    expect(isCancellation(new TimeoutError())).toBe(false);
+    expect(isCancellation(new Error('x'))).toBe(false);
+    expect(isCancellation('AbortError')).toBe(false);
+  });
+});
+
+describe('countsAsFailure (breaker default)', () => {
+  it.each([
+    ['a plain error', new Error('boom')],
+    ['a thrown string', 'boom'],
+    ['HTTP 500', httpError(500)],
+    ['HTTP 503 via statusCode', { statusCode: 503 }],
+    ['HTTP 408', httpError(408)],
+    ['HTTP 429', { response: { status: 429 } }],
+    ['a network error', netError('ECONNRESET')],
+    ['an error marked permanent', markPermanent(httpError(503))],
+    ['a Bulwark TIMEOUT', new TimeoutError()],
+    ['an open circuit further in', new CircuitOpenError()],
+    ['a full bulkhead', new BulkheadFullError()],
+  ])('%s counts', (_name, error) => {
+    expect(countsAsFailure(error)).toBe(true);
+  });
+
+  it.each([
+    ['an AbortError', new DOMException('aborted', 'AbortError')],
+    ['CANCELLED', new CancelledError()],
+    ['HTTP 400', httpError(400)],
+    ['HTTP 404 via response.status', { response: { status: 404 } }],
+    ['HTTP 422 via statusCode', { statusCode: 422 }],
+    ['a marked 404', markPermanent(httpError(404))],
+  ])('%s does not count', (_name, error) => {
+    expect(countsAsFailure(error)).toBe(false);
   });
 });
 
@@ -112,8 +159,10 @@ describe('markPermanent', () => {
     expect(Object.keys(e)).not.toContain('bulwark.permanent');
   });
 
-  it('works on Bulwark errors too', () => {
-    expect(isRetryable(markPermanent(new TimeoutError()))).toBe(false);
+  it('works on Bulwark errors too, which keep their category', () => {
+    const e = markPermanent(new TimeoutError());
+    expect(isRetryable(e)).toBe(false);
+    expect(classify(e)).toBe('timeout');
   });
 
   it('wraps non-objects in a PermanentError', () => {

@@ -105,15 +105,16 @@ function categoryOfStatus(status: number): ErrorCategory {
 }
 
 /**
- * The category of any thrown value: Bulwark errors keep their own; cancellations are
- * `cancelled`; network failures `transient`; HTTP statuses map 408 → `timeout`, 429 →
- * `rate-limited`, 5xx → `transient`, other 4xx → `client`; marked errors `permanent`; the rest `internal`.
+ * The category of any thrown value: Bulwark errors keep their own; other errors marked
+ * permanent are `permanent`; cancellations are `cancelled`; network failures `transient`; HTTP
+ * statuses map 408 → `timeout`, 429 → `rate-limited`, 5xx → `transient`, other 4xx → `client`;
+ * the rest `internal`. The full table is in docs/errors.md ("Classification").
  */
 export function classify(error: unknown): ErrorCategory {
   const e = asRecord(error);
   if (!e) return 'internal';
-  if (isPermanent(e)) return 'permanent';
   if (isBulwarkError(error)) return error.category;
+  if (isPermanent(e)) return 'permanent';
   if (isAbort(e)) return 'cancelled';
   // AbortSignal.timeout() aborts with a DOMException named TimeoutError.
   if (e.name === 'TimeoutError') return 'timeout';
@@ -122,15 +123,48 @@ export function classify(error: unknown): ErrorCategory {
   return status === undefined ? 'internal' : categoryOfStatus(status);
 }
 
+/** A cancellation: an AbortError (or `ABORT_ERR`), or Bulwark's `CANCELLED`. */
+export function isCancellation(error: unknown): boolean {
+  const e = asRecord(error);
+  if (!e) return false;
+  if (isBulwarkError(error)) return error.category === 'cancelled';
+  return isAbort(e);
+}
+
+/** A client error the caller must fix: an HTTP status 4xx other than 408 (Request Timeout) and 429 (Too Many Requests). */
+function isClientStatus(error: unknown): boolean {
+  const status = statusOf(error);
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
 /**
- * True when another attempt may succeed: network errors, fetch failures, HTTP 408/429/5xx and
- * Bulwark `TIMEOUT` (and `DOWNSTREAM_ERROR`). Never for other 4xx, cancellations, errors marked
- * permanent, open circuits, full bulkheads, local rate limits or spent deadlines.
+ * The default of retry's `handles`: true when another attempt may succeed. Every error is
+ * retryable (a plain `new Error('HTTP 503')` included, as Polly, resilience4j and cockatiel's
+ * `handleAll` do) except: cancellations; client errors (status 4xx other than 408/429); errors
+ * marked permanent ({@link markPermanent}, {@link PermanentError}); and Bulwark's own refusals
+ * (open circuit, full bulkhead or queue, local rate limit, spent deadline or retry budget,
+ * exhausted retries, invalid config, unknown policy). Of Bulwark's codes only `TIMEOUT` and
+ * `DOWNSTREAM_ERROR` are retryable.
+ * @example
+ * retry({ maxAttempts: 3, handles: (e) => isRetryable(e) && !(e instanceof ValidationError) });
  */
 export function isRetryable(error: unknown): boolean {
-  if (isBulwarkError(error)) return RETRYABLE_CODES.has(error.code) && !isPermanent(error);
-  const c = classify(error);
-  return c === 'transient' || c === 'timeout' || c === 'rate-limited';
+  if (isPermanent(error)) return false;
+  if (isBulwarkError(error)) return RETRYABLE_CODES.has(error.code);
+  if (isCancellation(error)) return false;
+  return !isClientStatus(error);
+}
+
+/**
+ * The default of the circuit breaker's `handles`: true when the error says the dependency is
+ * unhealthy. Every error counts except cancellations (the caller went away) and client errors
+ * (status 4xx other than 408/429: the request was wrong, the dependency answered). Errors marked
+ * permanent and Bulwark's own errors do count.
+ * @example
+ * circuitBreaker({ handles: (e) => countsAsFailure(e) && !isNotFound(e) });
+ */
+export function countsAsFailure(error: unknown): boolean {
+  return !isCancellation(error) && !isClientStatus(error);
 }
 
 function headerValue(headers: unknown): unknown {

@@ -3,7 +3,7 @@
  * so a hostile value can never reach logs or response headers (no CR/LF, no spaces, no quotes).
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHeaders } from '../http/types.js';
+import type { IncomingHeaders } from './headers.js';
 
 /** Longest correlation ID accepted from a caller. */
 export const MAX_CORRELATION_ID_LENGTH = 128;

@@ -11,8 +11,8 @@
  *   and all printable ASCII; otherwise it is dropped (never truncated).
  */
 import { randomFillSync } from 'node:crypto';
-import type { IncomingHeaders } from '../http/types.js';
 import type { RequestContext, TraceContext } from './context.js';
+import type { IncomingHeaders } from './headers.js';
 
 /** Longest `tracestate` passed through. */
 export const MAX_TRACESTATE_LENGTH = 512;

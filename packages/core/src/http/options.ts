@@ -2,6 +2,13 @@
  * The HTTP engine's options, copied, defaulted and validated once. Every error is a TypeError
  * naming the key, the value received and what was expected.
  */
+import {
+  DEFAULT_CORRELATION_ACCEPT,
+  DEFAULT_CORRELATION_HEADER,
+  DEFAULT_CRITICALITY_HEADER,
+  DEFAULT_DEADLINE_HEADER,
+  DEFAULT_DEGRADED_HEADER,
+} from '../context/headers.js';
 import { DEFAULT_PROBLEM_TYPE_BASE } from '../errors/problem.js';
 import { type BulkheadPolicy, bulkhead } from '../policies/bulkhead.js';
 import { type RateLimitPolicy, rateLimit, rateLimitHeaders } from '../policies/rate-limit.js';
@@ -13,16 +20,13 @@ import type { HttpEngineOptions, InboundRequest } from './types.js';
 /** NODE_ENV values that show messages and stacks of unknown errors; anything else (unset too) hides them. */
 const DEV_ENVS: ReadonlySet<string> = new Set(['development', 'test']);
 
-/** Default response/downstream correlation header. */
-export const DEFAULT_CORRELATION_HEADER = 'x-request-id';
-/** Default correlation headers read, in order. */
-export const DEFAULT_CORRELATION_ACCEPT: readonly string[] = ['x-request-id', 'x-correlation-id'];
-/** Default inbound deadline header (remaining budget in ms). */
-export const DEFAULT_DEADLINE_HEADER = 'x-deadline-ms';
-/** Default header carrying the caller's criticality (`critical`, `default`, `sheddable`). */
-export const DEFAULT_CRITICALITY_HEADER = 'bulwark-criticality';
-/** Default header marking a degraded answer. */
-export const DEFAULT_DEGRADED_HEADER = 'bulwark-degraded';
+export {
+  DEFAULT_CORRELATION_ACCEPT,
+  DEFAULT_CORRELATION_HEADER,
+  DEFAULT_CRITICALITY_HEADER,
+  DEFAULT_DEADLINE_HEADER,
+  DEFAULT_DEGRADED_HEADER,
+};
 
 /** A function of the request giving the key of a keyed limit. */
 export type KeyFn = (req: InboundRequest) => string;

@@ -4,13 +4,13 @@
  * {@link OutboundResponse} / headers it gets back. It decides nothing itself.
  */
 import type { RequestContext } from '../context/context.js';
+import type { IncomingHeaders } from '../context/headers.js';
 import type { BulkheadOptions, RateLimitOptions } from '../policies/options.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import type { Duration } from '../util/duration.js';
 
-/** Incoming headers, names lower-cased (as Node gives them). */
-export type IncomingHeaders = Record<string, string | string[] | undefined>;
+export type { IncomingHeaders };
 
 /** A plain description of an incoming request. */
 export interface InboundRequest {

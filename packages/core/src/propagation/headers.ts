@@ -5,9 +5,9 @@
  * (fetch, node:http, axios, got, the resilient client) builds its headers here.
  */
 import { getContext, type RequestContext } from '../context/context.js';
+import { DEFAULT_CORRELATION_HEADER, DEFAULT_DEADLINE_HEADER } from '../context/headers.js';
 import { childTraceparent } from '../context/trace.js';
 import { DeadlineExceededError } from '../errors/bulwark-error.js';
-import { DEFAULT_CORRELATION_HEADER, DEFAULT_DEADLINE_HEADER } from '../http/options.js';
 import { type Duration, toMs } from '../util/duration.js';
 
 /** Default safety margin subtracted from the time left before it is sent downstream. */

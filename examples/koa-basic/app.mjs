@@ -3,10 +3,17 @@
  * `createApp()` builds the app without listening; `start({ port })` listens and returns a `close()`.
  */
 import { once } from 'node:events';
-import { createBulwark, getContext, sleep } from '@bulwark/core';
+import { setTimeout as delay } from 'node:timers/promises';
+import { createBulwark, getContext } from '@bulwark/core';
 import { bulwark } from '@bulwark/koa';
 import Koa from 'koa';
 import { createDownstream } from './downstream.mjs';
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+const sleep = (ms, signal) =>
+  delay(ms, undefined, { signal }).catch((e) => {
+    throw signal?.aborted ? signal.reason : e;
+  });
 
 /** The Bulwark config: named policies for outgoing calls, and the inbound HTTP engine's limits. */
 export const config = {

@@ -4,7 +4,13 @@
  * `failureRate`. Failures carry `status: 503`, as an HTTP client's error would, so Bulwark's
  * classifier treats them as transient (retryable, counted by the breaker).
  */
-import { sleep } from '@bulwark/core';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+const sleep = (ms, signal) =>
+  delay(ms, undefined, { signal }).catch((e) => {
+    throw signal?.aborted ? signal.reason : e;
+  });
 
 /**
  * @param {{ name?: string, failureRate?: number, latencyMs?: [number, number] }} [options]

@@ -8,7 +8,7 @@
 import 'reflect-metadata';
 import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { sleep } from '@bulwark/core';
+import { setTimeout as delay } from 'node:timers/promises';
 import { BulwarkLogger, BulwarkModule, currentSignal } from '@bulwark/nestjs';
 import {
   Controller,
@@ -23,6 +23,12 @@ import {
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch((e: unknown) => {
+    throw signal?.aborted ? signal.reason : e;
+  });
 
 const HOST = '127.0.0.1';
 

@@ -1,5 +1,6 @@
 /** The example's controller, the service calling the flaky downstream, and the module wiring Bulwark. */
-import { type Bulwark, type BulwarkConfig, getContext, sleep } from '@bulwark/core';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type Bulwark, type BulwarkConfig, getContext } from '@bulwark/core';
 import { Bulkhead, BulwarkModule, currentSignal, Fallback, Timeout, UsePolicy } from '@bulwark/nestjs';
 import {
   Controller,
@@ -16,6 +17,12 @@ import {
   Query,
 } from '@nestjs/common';
 import { DOWNSTREAM, type Downstream } from './downstream.js';
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch((e: unknown) => {
+    throw signal?.aborted ? signal.reason : e;
+  });
 
 /** The Bulwark config: named policies for outgoing calls, and the inbound HTTP engine's limits. */
 export const config: BulwarkConfig = {

@@ -4,7 +4,13 @@
  * `failureRate`. Failures carry `status: 503`, as an HTTP client's error would, so Bulwark's
  * classifier treats them as transient (retryable, counted by the breaker).
  */
-import { sleep } from '@bulwark/core';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch((e: unknown) => {
+    throw signal?.aborted ? signal.reason : e;
+  });
 
 /** Injection token of the downstream. */
 export const DOWNSTREAM = Symbol('DOWNSTREAM');

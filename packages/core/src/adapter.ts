@@ -1,9 +1,22 @@
 /**
  * `@bulwark/core/adapter`: what framework adapters need (the HTTP engine's protocol, the request
- * and admission views, header writing). Applications import from `@bulwark/core`; nothing here is
- * meant for them.
+ * and admission views, header writing, bulkhead compartments). Applications import from
+ * `@bulwark/core`; nothing here is meant for them.
+ *
+ * Adding a name is a choice: add it below (named, never `export *`), then update the exports
+ * snapshot (`npx vitest run test/surface -u`) and commit both.
  */
 export { AdapterRequest, type HeaderSink, writeAdmissionHeaders } from './http/adapter-request.js';
 export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';
 export { AdmissionView, type RequestView } from './http/request-view.js';
-export * from './http/types.js';
+export type {
+  Admission,
+  HttpEngineLike,
+  HttpEngineOptions,
+  InboundRequest,
+  IncomingHeaders,
+  OutboundResponse,
+  ProblemDetails,
+  RouteProtection,
+} from './http/types.js';
+export type { BulkheadCompartment, BulkheadRelease } from './policies/bulkhead.js';

@@ -1,24 +1,97 @@
-export { type BoundedBody, DEFAULT_MAX_ERROR_BODY_BYTES, readBounded } from './client/body.js';
-export * from './client/downstream-error.js';
-export * from './client/fetch.js';
+/**
+ * `@bulwark/core`: what applications use, each name chosen. Adapter-facing API lives at
+ * `@bulwark/core/adapter`; helpers used only inside core are not exported.
+ *
+ * Adding a name is a choice: add it to the block of its room below (named, never `export *`),
+ * then update the exports snapshot (`npx vitest run test/surface -u`) and commit both.
+ */
+
+// -- client: resilient fetch, downstream errors --
+export { DEFAULT_MAX_ERROR_BODY_BYTES } from './client/body.js';
+export {
+  DownstreamError,
+  type DownstreamErrorOptions,
+  isDownstreamError,
+} from './client/downstream-error.js';
+export {
+  type BulwarkFetchInit,
+  createResilientFetch,
+  isFailureResponse,
+  type ResilientFetch,
+  type ResilientFetchHost,
+  type ResilientFetchOptions,
+} from './client/fetch.js';
 export { type DownstreamProblem, parseProblem } from './client/problem-parse.js';
-export * from './context/cls-bridge.js';
-export * from './context/context.js';
-export * from './context/correlation.js';
-export * from './context/trace.js';
-export * from './errors/bulwark-error.js';
-export * from './errors/classify.js';
-export * from './errors/codes.js';
-export * from './errors/problem.js';
-export { AdapterRequest, type HeaderSink, writeAdmissionHeaders } from './http/adapter-request.js';
-export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';
-export { AdmissionView, type RequestView } from './http/request-view.js';
-export * from './http/types.js';
-export * from './logging/log-context.js';
-export * from './pipeline.js';
-export * from './policies/backoff.js';
-// -- exports added per module below (keep one line per module) --
-export * from './policies/bulkhead.js';
+// -- context: request context, correlation, trace --
+export {
+  bridgeClsHooked,
+  type ClsBridge,
+  type ClsBridgeOptions,
+  type ClsNamespaceLike,
+} from './context/cls-bridge.js';
+export {
+  type Criticality,
+  getContext,
+  markDegraded,
+  type RequestContext,
+  runWithContext,
+  type TraceContext,
+  timeLeft,
+} from './context/context.js';
+export { newCorrelationId } from './context/correlation.js';
+export {
+  childTraceparent,
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  type ParsedTraceparent,
+  parseTraceparent,
+} from './context/trace.js';
+// -- errors: error types, classification, problem details --
+export {
+  BulkheadFullError,
+  BulwarkError,
+  type BulwarkErrorOptions,
+  CancelledError,
+  CircuitOpenError,
+  type ConfigIssue,
+  DeadlineExceededError,
+  InvalidConfigError,
+  isBulkheadFullError,
+  isBulwarkError,
+  isCancelledError,
+  isCircuitOpenError,
+  isDeadlineExceededError,
+  isInvalidConfigError,
+  isQueueTimeoutError,
+  isRateLimitedError,
+  isRetryExhaustedError,
+  isTimeoutError,
+  QueueTimeoutError,
+  RateLimitedError,
+  RetryExhaustedError,
+  TimeoutError,
+} from './errors/bulwark-error.js';
+export {
+  classify,
+  countsAsFailure,
+  getRetryAfterMs,
+  isCancellation,
+  isPermanent,
+  isRetryable,
+  markPermanent,
+  PermanentError,
+  statusOf,
+} from './errors/classify.js';
+export { ERROR_CODES, type ErrorCategory, type ErrorCode } from './errors/codes.js';
+export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './errors/problem.js';
+export type { ProblemDetails } from './http/types.js';
+// -- logging --
+export { type LogContext, type LogKeys, logContext, pinoMixin } from './logging/log-context.js';
+// -- policies and their composition --
+export { type Pipeline, pipeline } from './pipeline.js';
+export type { BackoffConfig, CustomBackoff, RandomFn } from './policies/backoff.js';
+export { type BulkheadPolicy, type BulkheadStats, bulkhead } from './policies/bulkhead.js';
 export {
   type CircuitBreakerPolicy,
   type CircuitState,
@@ -26,31 +99,61 @@ export {
   circuitBreaker,
   defaultIsFailure,
 } from './policies/circuit-breaker.js';
-export * from './policies/fallback.js';
-export * from './policies/options.js';
-export * from './policies/rate-limit.js';
-export * from './policies/retry.js';
-export * from './policies/retry-budget.js';
-export * from './policies/timeout.js';
-export * from './propagation/clients.js';
-export * from './propagation/fetch.js';
+export { type FallbackPolicy, fallback } from './policies/fallback.js';
+export type {
+  BackoffKind,
+  BreakerOverride,
+  BulkheadOptions,
+  CircuitBreakerOptions,
+  CommonPolicyOptions,
+  FallbackOptions,
+  JitterKind,
+  RateLimitOptions,
+  RateLimitState,
+  RetryOptions,
+  TimeoutOptions,
+} from './policies/options.js';
+export { type RateLimitDecision, type RateLimitPolicy, rateLimit } from './policies/rate-limit.js';
+export { type RetryPolicy, type RetryPolicyOptions, retry } from './policies/retry.js';
+export type { RetryBudgetOptions } from './policies/retry-budget.js';
+export { deadlineFrom, type TimeoutPolicy, timeout } from './policies/timeout.js';
+// -- propagation: headers for outgoing calls --
+export {
+  type AxiosInstanceLike,
+  type AxiosRequestConfigLike,
+  axiosInterceptor,
+  type GotHooksLike,
+  type GotOptionsLike,
+  gotHooks,
+} from './propagation/clients.js';
+export { enableFetchPropagation, type FetchPropagationOptions } from './propagation/fetch.js';
 export {
   DEFAULT_DEADLINE_MARGIN_MS,
   outgoingHeaders,
   type PropagationOptions,
   type PropagationTarget,
 } from './propagation/headers.js';
-export * from './propagation/http.js';
+export { type PropagatingAgentOptions, propagatingAgent, withPropagation } from './propagation/http.js';
+// -- registry: named policies from config --
 export { type BreakerControl, type Bulwark, createBulwark } from './registry/bulwark.js';
 export type { BulwarkConfig, FallbackConfig, HttpConfig, PolicyConfig } from './registry/config.js';
-export { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor, parseEnvValue } from './registry/env.js';
+export { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor } from './registry/env.js';
 export type { ConfigSources } from './registry/sources.js';
 export { configIssues, validateConfig, validatePolicyConfig } from './registry/validate.js';
 export { configFromYaml, configFromYamlFile } from './registry/yaml.js';
-export * from './stores/memory-store.js';
-export * from './stores/store.js';
-export * from './telemetry/events.js';
-export * from './types.js';
-export { BoundedMap } from './util/bounded-map.js';
-export { type Duration, parseDuration, toMs } from './util/duration.js';
-export { sleep } from './util/time.js';
+// -- stores --
+export { type MemoryStore, type MemoryStoreOptions, memoryStore } from './stores/memory-store.js';
+export type { Store } from './stores/store.js';
+// -- telemetry --
+export {
+  type BulwarkEvent,
+  type BulwarkEventType,
+  DIAGNOSTICS_CHANNEL,
+  defaultEvents,
+  type EventInput,
+  type EventOf,
+  EventStream,
+} from './telemetry/events.js';
+// -- shared types --
+export type { Closeable, Disposable, ExecuteOptions, Operation, Policy } from './types.js';
+export { type Duration, parseDuration } from './util/duration.js';

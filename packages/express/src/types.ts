@@ -1,4 +1,4 @@
-import type { RequestView } from '@bulwark/core';
+import type { RequestView } from '@bulwark/core/adapter';
 
 /** What Bulwark puts on every admitted Express request as `req.bulwark` (core's {@link RequestView}). */
 export type BulwarkRequest = RequestView;

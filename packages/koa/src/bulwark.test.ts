@@ -1,17 +1,23 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type Bulwark,
   type BulwarkConfig,
   createBulwark,
   getContext,
   type RequestContext,
-  sleep,
 } from '@bulwark/core';
 import Koa, { type Middleware } from 'koa';
 import request from 'supertest';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { type BulwarkKoa, type BulwarkState, bulwark } from './index.js';
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch((e: unknown) => {
+    throw signal?.aborted ? signal.reason : e;
+  });
 
 const cores: Bulwark[] = [];
 afterEach(async () => {

@@ -1,4 +1,4 @@
-import type { RequestView } from '@bulwark/core';
+import type { RequestView } from '@bulwark/core/adapter';
 
 /** Request-scoped Bulwark data on `ctx.state.bulwark` once the middleware admitted the request (core's {@link RequestView}). */
 export type BulwarkState = RequestView;

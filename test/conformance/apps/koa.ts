@@ -1,8 +1,15 @@
 /** The Koa conformance app: every route of spec.ts, routed by method and path (no router dependency). */
-import { BulkheadFullError, type BulwarkConfig, createBulwark, getContext, sleep } from '@bulwark/core';
+import { setTimeout as delay } from 'node:timers/promises';
+import { BulkheadFullError, type BulwarkConfig, createBulwark, getContext } from '@bulwark/core';
 import { bulwark } from '@bulwark/koa';
 import Koa, { type Middleware } from 'koa';
 import { type AppFactory, newProbe } from '../spec.js';
+
+/** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch((e: unknown) => {
+    throw signal?.aborted ? signal.reason : e;
+  });
 
 /** Builds the Koa conformance app from a Bulwark config. */
 export const createKoaApp: AppFactory = async (config) => {

@@ -1,36 +1,25 @@
 import 'reflect-metadata';
-import {
-  type Bulwark,
-  bulkhead,
-  type Closeable,
-  circuitBreaker,
-  fallback,
-  type Policy,
-  pipeline,
-  retry,
-  timeout,
-} from '@bulwark/core';
+import { type Bulwark, type Policy, type PolicyConfig, pipeline } from '@bulwark/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { BULWARK, BULWARK_LAYERS, LAYER_ORDER } from './bulwark.constants.js';
+import { BULWARK, BULWARK_LAYERS } from './bulwark.constants.js';
 import type { PolicyLayer } from './bulwark.decorator.js';
-import { callFrames, currentSignal } from './bulwark.signal.js';
+import { resilient } from './bulwark.invoke.js';
 
 type AnyFn = (...args: unknown[]) => unknown;
+type Reference = { name: string; decorator: string; config?: PolicyConfig };
 
 /**
- * Finds every decorated method on every static controller and provider and replaces it, on the
- * instance, with a wrapper running it through its composed policy (built once per method).
+ * Finds every decorated method on every static controller and provider, turns its decorators into
+ * one policy config, defines it in the registry as `Class.method` (core validates, orders and builds
+ * it), and replaces the method on the instance with a wrapper running it through that policy.
  * Runs before Nest registers routes, so route handlers get the wrapper too.
  */
 @Injectable()
 export class BulwarkExplorer {
   private readonly wrapped = new WeakSet<object>();
-  private readonly sharedBreakers = new Map<string, Policy>();
-  /** Policies built here (not the registry's); closed on shutdown. */
-  private readonly owned: Policy[] = [];
-  /** Policies taken from the registry; `bulwark.close()` closes those. */
-  private readonly registry = new WeakSet<Policy>();
+  // Until the registry accepts an identical redefinition, each name is defined once.
+  private readonly defined = new Set<string>();
 
   constructor(
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
@@ -63,98 +52,93 @@ export class BulwarkExplorer {
     }
   }
 
-  /** Closes the policies built for decorators (bulkhead queues, breaker clocks). */
-  async close(): Promise<void> {
-    await Promise.all(this.owned.map((p) => (p as Partial<Closeable>).close?.()));
-    this.owned.length = 0;
-  }
-
   private wrap(instance: Record<string, unknown>, method: string, layers: PolicyLayer[]): void {
     const original = instance[method] as AnyFn;
-    const label = `${instance.constructor.name}.${method}`;
-    const sorted = [...layers].sort((a, b) => LAYER_ORDER.indexOf(a.kind) - LAYER_ORDER.indexOf(b.kind));
-    sorted.forEach((l, i) => {
-      if (sorted[i + 1]?.kind === l.kind)
-        throw new Error(`more than one @${decoratorName(l)}; use one per method`);
-    });
-    const policies = sorted.map((l) => {
-      const p = this.build(l, instance, original, label);
-      if (!this.registry.has(p) && !this.owned.includes(p)) this.owned.push(p);
-      return p;
-    });
-    const policy = policies.length === 1 ? (policies[0] as Policy) : pipeline(...policies);
-
-    function bulwarkWrapped(this: unknown, ...args: unknown[]): Promise<unknown> {
-      const self = this ?? instance;
-      const signal = currentSignal();
-      return callFrames.run({ args, signal }, () =>
-        policy.execute(
-          (inner) => callFrames.run({ args, signal: inner }, () => original.apply(self, args)),
-          signal ? { signal } : undefined,
-        ),
-      );
-    }
+    const proto = Object.getPrototypeOf(instance) as object;
+    const returnsPromise = returnKind(proto, method, original);
+    const { config, ref } = toConfig(layers);
+    for (const l of layers) if (l.kind === 'fallback') checkFallback(l.handler, instance, original);
+    const named = ref && this.reference(ref);
+    const own =
+      Object.keys(config).length > 0 && this.define(`${instance.constructor.name}.${method}`, config);
+    const policy = own && named ? pipeline(own, named) : ((own || named) as Policy);
+    const wrapper = resilient(policy, original, returnsPromise);
     // Nest reads route metadata (@HttpCode, @Header, @SetMetadata...) from the handler it calls.
     for (const key of Reflect.getOwnMetadataKeys(original)) {
-      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), bulwarkWrapped);
+      Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapper);
     }
-    Object.defineProperty(bulwarkWrapped, 'name', { value: original.name });
-    Object.defineProperty(instance, method, { value: bulwarkWrapped, writable: true, configurable: true });
+    Object.defineProperty(wrapper, 'name', { value: original.name });
+    Object.defineProperty(instance, method, { value: wrapper, writable: true, configurable: true });
   }
 
-  private build(l: PolicyLayer, instance: Record<string, unknown>, original: AnyFn, label: string): Policy {
-    switch (l.kind) {
-      case 'policy':
-        return this.named(l.name, '@UsePolicy');
-      case 'timeout':
-        return timeout({ name: `${label}:timeout`, timeout: l.duration, events: this.bulwark.events });
-      case 'retry':
-        return retry({ name: `${label}:retry`, ...l.options, events: this.bulwark.events });
-      case 'bulkhead':
-        return bulkhead({ name: `${label}:bulkhead`, ...l.options, events: this.bulwark.events });
-      case 'circuitBreaker':
-        return this.breaker(l, label);
-      case 'fallback': {
-        const fn = fallbackFunction(l.handler, instance, original);
-        return fallback({
-          name: `${label}:fallback`,
-          events: this.bulwark.events,
-          fallback: (error: unknown) => fn.call(instance, error, ...(callFrames.getStore()?.args ?? [])),
-        });
-      }
-    }
-  }
-
-  private named(name: string, decorator: string): Policy {
-    if (!this.bulwark.has(name)) {
+  private reference(ref: Reference): Policy {
+    if (ref.config) return this.define(ref.name, ref.config);
+    if (!this.bulwark.has(ref.name)) {
       throw new Error(
-        `${decorator}('${name}') names no registered policy; declare it under \`policies\` in BulwarkModule.forRoot(...)`,
+        `${ref.decorator}('${ref.name}') names no registered policy; declare it under \`policies\` in BulwarkModule.forRoot(...)`,
       );
     }
-    const policy = this.bulwark.policy(name);
-    this.registry.add(policy);
-    return policy;
+    return this.bulwark.policy(ref.name);
   }
 
-  private breaker(l: Extract<PolicyLayer, { kind: 'circuitBreaker' }>, label: string): Policy {
-    if (l.name === undefined)
-      return circuitBreaker({ name: `${label}:breaker`, ...l.options, events: this.bulwark.events });
-    if (l.options === undefined) return this.named(l.name, '@CircuitBreaker');
-    let shared = this.sharedBreakers.get(l.name);
-    if (!shared) {
-      shared = circuitBreaker({ ...l.options, name: l.name, events: this.bulwark.events });
-      this.sharedBreakers.set(l.name, shared);
-    }
-    return shared;
+  private define(name: string, config: PolicyConfig): Policy {
+    if (this.defined.has(name)) return this.bulwark.policy(name);
+    const policy = this.bulwark.define(name, config);
+    this.defined.add(name);
+    return policy;
   }
+}
+
+/**
+ * The method's own decorators as one registry config (core orders them), and the named policy it
+ * references (`@UsePolicy(name)`, `@CircuitBreaker(name[, options])`), which runs nearest the call.
+ */
+function toConfig(layers: PolicyLayer[]): { config: PolicyConfig; ref?: Reference } {
+  const config: PolicyConfig = {};
+  let ref: Reference | undefined;
+  const seen = new Set<string>();
+  for (const l of layers) {
+    const named = l.kind === 'policy' || (l.kind === 'circuitBreaker' && l.name !== undefined);
+    const what = named ? 'named policy (@UsePolicy or @CircuitBreaker(name))' : `@${decoratorName(l)}`;
+    if (seen.has(what)) throw new Error(`more than one ${what}; use one per method`);
+    seen.add(what);
+    if (l.kind === 'policy') ref = { name: l.name, decorator: '@UsePolicy' };
+    else if (l.kind === 'circuitBreaker' && l.name !== undefined)
+      ref = {
+        name: l.name,
+        decorator: '@CircuitBreaker',
+        ...(l.options ? { config: { circuitBreaker: l.options } } : {}),
+      };
+    else if (l.kind === 'circuitBreaker') config.circuitBreaker = l.options ?? true;
+    else if (l.kind === 'fallback') config.fallback = l.fallback;
+    else if (l.kind === 'timeout') config.timeout = l.duration;
+    else config[l.kind] = l.options;
+  }
+  return ref ? { config, ref } : { config };
 }
 
 function decoratorName(l: PolicyLayer): string {
-  return l.kind === 'policy' ? 'UsePolicy' : l.kind[0]?.toUpperCase() + l.kind.slice(1);
+  return l.kind[0]?.toUpperCase() + l.kind.slice(1);
 }
 
-/** Resolves and checks a `@Fallback` handler: it gets `(error, ...args)`, so at most one more parameter than the method. */
-function fallbackFunction(handler: unknown, instance: Record<string, unknown>, original: AnyFn): AnyFn {
+/**
+ * True when the method is known to return a Promise (declared `async`, or its emitted
+ * `design:returntype` is Promise-like); throws when the emitted return type is a plain value.
+ */
+function returnKind(proto: object, method: string, original: AnyFn): boolean {
+  const type: unknown = Reflect.getMetadata('design:returntype', proto, method);
+  if (original.constructor.name === 'AsyncFunction') return true;
+  if (typeof type !== 'function' || type === Object) return false;
+  const p = type.prototype as Record<string, unknown> | undefined;
+  if (typeof p?.then === 'function') return true;
+  if (typeof p?.subscribe === 'function') return false;
+  throw new Error(
+    `returns ${type.name}, but a resilient call is asynchronous; declare it \`async\` (returning Promise<${type.name}>) or return an Observable`,
+  );
+}
+
+/** Checks a `@Fallback` handler: it gets `(error, ...args)`, so at most one more parameter than the method. */
+function checkFallback(handler: unknown, instance: Record<string, unknown>, original: AnyFn): void {
   const fn = typeof handler === 'string' ? instance[handler] : handler;
   const what =
     typeof handler === 'string' ? `@Fallback('${handler}'): method '${handler}'` : '@Fallback(handler)';
@@ -168,5 +152,4 @@ function fallbackFunction(handler: unknown, instance: Record<string, unknown>, o
       `${what} declares ${fn.length} parameters but receives at most ${original.length + 1} (error, ...the method's ${original.length} arguments)`,
     );
   }
-  return fn as AnyFn;
 }

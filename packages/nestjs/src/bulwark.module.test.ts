@@ -160,7 +160,7 @@ describe('misconfiguration fails at start', () => {
   it('names an unknown @UsePolicy policy', async () => {
     @Injectable()
     class S {
-      @UsePolicy('payments-api') pay() {}
+      @UsePolicy('payments-api') async pay() {}
     }
     expect(await startFails(S)).toMatch(/S\.pay: @UsePolicy\('payments-api'\) names no registered policy/);
   });
@@ -168,7 +168,7 @@ describe('misconfiguration fails at start', () => {
   it('names an unknown @CircuitBreaker(name) policy, on a controller too', async () => {
     @Controller()
     class C {
-      @Get() @CircuitBreaker('nope') get() {}
+      @Get() @CircuitBreaker('nope') async get() {}
     }
     expect(await startFails(C, true)).toMatch(/C\.get: @CircuitBreaker\('nope'\) names no registered policy/);
   });
@@ -177,8 +177,8 @@ describe('misconfiguration fails at start', () => {
     @Injectable()
     class S {
       readonly notAFunction = 42;
-      @Fallback('recover') a() {}
-      @Fallback('notAFunction') b() {}
+      @Fallback('recover') async a() {}
+      @Fallback('notAFunction') async b() {}
     }
     const message = await startFails(S);
     expect(message).toMatch(/S\.a: @Fallback\('recover'\): method 'recover' is not defined/);
@@ -188,7 +188,7 @@ describe('misconfiguration fails at start', () => {
   it('names a @Fallback method with too many parameters', async () => {
     @Injectable()
     class S {
-      @Fallback('recover') a(_x: number) {}
+      @Fallback('recover') async a(_x: number) {}
       recover(_error: unknown, _x: number, _extra: string) {}
     }
     expect(await startFails(S)).toMatch(/declares 3 parameters but receives at most 2/);
@@ -197,7 +197,7 @@ describe('misconfiguration fails at start', () => {
   it('refuses the same decorator twice on one method', async () => {
     @Injectable()
     class S {
-      @Retry() @Retry({ maxAttempts: 5 }) twice() {}
+      @Retry() @Retry({ maxAttempts: 5 }) async twice() {}
     }
     expect(await startFails(S)).toMatch(/S\.twice: more than one @Retry/);
   });
@@ -206,7 +206,7 @@ describe('misconfiguration fails at start', () => {
     @Injectable()
     class S {
       @Fallback((error: unknown) => `recovered from ${(error as Error).message}`)
-      fail(): string {
+      async fail(): Promise<string> {
         throw new Error('x');
       }
     }

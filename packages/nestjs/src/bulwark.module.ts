@@ -78,9 +78,8 @@ export class BulwarkModule implements NestModule, OnModuleInit, OnApplicationShu
     this.explorer.explore();
   }
 
-  /** Closes the decorators' policies and the core instance: timers, breakers, stores. */
+  /** Closes the core instance, with every policy the decorators defined in it: timers, breakers, stores. */
   async onApplicationShutdown(): Promise<void> {
-    await this.explorer.close();
     await this.bulwark.close();
   }
 }

@@ -1,10 +1,13 @@
-export { BULWARK, LAYER_ORDER } from './bulwark.constants.js';
+export { BULWARK } from './bulwark.constants.js';
 export {
   Bulkhead,
   CircuitBreaker,
   Fallback,
   type FallbackHandler,
+  InjectBulwark,
+  type ResilienceDecorator,
   Retry,
+  TimeLimit,
   Timeout,
   UsePolicy,
 } from './bulwark.decorator.js';

@@ -78,7 +78,7 @@ export const createNestApp: AppFactory = async (config) => {
 
     @Get('flaky')
     @UsePolicy('flaky')
-    flaky() {
+    async flaky() {
       probe.handlerRuns++;
       if (probe.failFlaky) throw Object.assign(new Error('flaky dependency failed'), { status: 500 });
       return { ok: true };
@@ -86,7 +86,7 @@ export const createNestApp: AppFactory = async (config) => {
 
     @Get('fallback')
     @UsePolicy('degradable')
-    fallback() {
+    async fallback() {
       probe.handlerRuns++;
       throw Object.assign(new Error('always fails'), { status: 500 });
     }

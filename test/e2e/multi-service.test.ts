@@ -199,10 +199,13 @@ describe('multi-service: gateway (Express) → orders (Koa) → payments (NestJS
       lineOf('payments', id),
     ]);
     for (const l of [g, o, p]) expect(l).toMatchObject({ correlationId: id, traceId, status: 200 });
-    // Parent ids: the client's span, then each caller's own span; all distinct.
+    // Parent ids: the client's span, then a fresh id per outgoing call (W3C: each outgoing request
+    // is its own operation, so it is neither the caller's span id nor shared); all distinct.
     expect(g.inboundParentId).toBe(clientParent);
-    expect(o.inboundParentId).toBe(g.spanId);
-    expect(p.inboundParentId).toBe(o.spanId);
+    expect(o.inboundParentId).toMatch(/^[0-9a-f]{16}$/);
+    expect(p.inboundParentId).toMatch(/^[0-9a-f]{16}$/);
+    expect([g.spanId, o.spanId, p.spanId]).not.toContain(o.inboundParentId);
+    expect([g.spanId, o.spanId, p.spanId]).not.toContain(p.inboundParentId);
     expect(new Set([g.inboundParentId, o.inboundParentId, p.inboundParentId]).size).toBe(3);
     expect(new Set([g.spanId, o.spanId, p.spanId, clientParent]).size).toBe(4);
     // The deadline shrinks: at least the margin per hop (20 ms at the gateway, 100 ms at orders).

@@ -4,24 +4,28 @@
  *
  * Choices:
  * - A missing or malformed `traceparent` starts a new trace with a random trace id and flags
- *   `00` (not sampled): Bulwark does not sample; a tracer that does will set its own flags.
- * - A continued trace keeps the caller's sampled bit (and the Level 2 `random` bit); other,
- *   undefined flag bits are cleared, as the spec asks of participants.
- * - `tracestate` is kept only when the `traceparent` was valid, it is at most 512 characters
- *   and all printable ASCII; otherwise it is dropped (never truncated).
+ *   `02`: not sampled (Bulwark does not sample; a tracer that does sets its own flags) and, per
+ *   Trace Context Level 2, `random` (every byte of the trace id is random).
+ * - A continued trace keeps the caller's sampled bit and `random` bit; other, undefined flag bits
+ *   are cleared, as the spec asks of participants.
+ * - `tracestate` is kept only when the `traceparent` was valid, parsed and truncated as the spec
+ *   says (see `tracestate.ts`).
+ * - Each outgoing request gets its own parent id ({@link childTraceparent}).
  */
 import { randomFillSync } from 'node:crypto';
 import type { RequestContext, TraceContext } from './context.js';
 import type { IncomingHeaders } from './headers.js';
+import { acceptTracestate } from './tracestate.js';
 
-/** Longest `tracestate` passed through. */
-export const MAX_TRACESTATE_LENGTH = 512;
+export { acceptTracestate, MAX_TRACESTATE_LENGTH } from './tracestate.js';
+
 /** Flag bits kept from the caller: sampled (0x01) and, per Trace Context Level 2, random (0x02). */
 const KNOWN_FLAGS = 0x03;
+/** Trace flags of a trace Bulwark starts: not sampled, random trace id (Level 2). */
+export const NEW_TRACE_FLAGS = 0x02;
 // Longest `traceparent` looked at: future versions may append fields, but not unboundedly.
 const MAX_TRACEPARENT_LENGTH = 512;
 const V00_LENGTH = 55;
-const PRINTABLE_RE = /^[\x20-\x7e]+$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
@@ -88,15 +92,6 @@ export function parseTraceparent(value: unknown): ParsedTraceparent | undefined 
   };
 }
 
-/** Returns `value` when it is a `tracestate` worth passing on (≤ 512 printable ASCII characters), else undefined. */
-export function acceptTracestate(value: unknown): string | undefined {
-  // Repeated headers are one list (RFC 9110 §5.3).
-  const v = Array.isArray(value) ? value.join(',') : value;
-  return typeof v === 'string' && v.length > 0 && v.length <= MAX_TRACESTATE_LENGTH && PRINTABLE_RE.test(v)
-    ? v
-    : undefined;
-}
-
 // Random hex comes from a pooled buffer: one randomFillSync per 512 span ids instead of a
 // crypto call per request, and a 256-entry table turns each byte into its two hex characters
 // (no Buffer#toString call, which crosses into C++ for every id).
@@ -138,7 +133,7 @@ export function traceFromHeaders(headers: IncomingHeaders): TraceContext {
   const raw = headers.traceparent;
   // Several traceparent headers cannot be told apart: treat them as none.
   const parsed = parseTraceparent(Array.isArray(raw) ? (raw.length === 1 ? raw[0] : undefined) : raw);
-  if (!parsed) return { traceId: newTraceId(), spanId: newSpanId(), flags: 0 };
+  if (!parsed) return { traceId: newTraceId(), spanId: newSpanId(), flags: NEW_TRACE_FLAGS };
   const trace: TraceContext = {
     traceId: parsed.traceId,
     spanId: newSpanId(),
@@ -157,13 +152,15 @@ export function formatTraceparent(traceId: string, spanId: string, flags: number
 }
 
 /**
- * The `traceparent` to send on an outgoing call made while handling this request: same trace,
- * this service's span id as the parent, same flags.
+ * The `traceparent` to send on one outgoing call made while handling this request: same trace,
+ * same flags, and a fresh parent id for this call (each outgoing request is its own operation, so
+ * two calls never share a parent id). With OpenTelemetry active, use `outgoingHeaders()` instead:
+ * it leaves `traceparent` to OpenTelemetry.
  * @example
  * const ctx = getContext();
  * if (ctx) headers.traceparent = childTraceparent(ctx);
  */
 export function childTraceparent(ctx: RequestContext | TraceContext): string {
   const t = 'trace' in ctx ? ctx.trace : ctx;
-  return formatTraceparent(t.traceId, t.spanId, t.flags);
+  return formatTraceparent(t.traceId, newSpanId(), t.flags);
 }

@@ -85,7 +85,7 @@ export {
 } from './errors/classify.js';
 export { ERROR_CODES, type ErrorCategory, type ErrorCode } from './errors/codes.js';
 export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './errors/problem.js';
-export type { ProblemDetails } from './http/types.js';
+export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details.js';
 // -- logging --
 export { type LogContext, type LogKeys, logContext, pinoMixin } from './logging/log-context.js';
 // -- policies and their composition --

@@ -151,7 +151,7 @@ describe('bulwark.fetch', () => {
 
   it('turns a downstream problem+json into a DownstreamError keeping code, suggestion, correlation ID and the hop', async () => {
     script = problem(503, {
-      type: 'https://bulwark.dev/problems/bulkhead-full',
+      type: 'tag:bulwark,2026:problems/bulkhead-full',
       title: 'Too many concurrent requests',
       status: 503,
       code: 'BULKHEAD_FULL',

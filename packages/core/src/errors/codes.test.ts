@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, type ErrorCode } from './codes.js';
-import { HTTP_ERROR_CODE, HTTP_ERROR_SUGGESTIONS, problemSlug } from './problem.js';
+import { ABOUT_BLANK, HTTP_ERROR_CODE, HTTP_ERROR_SUGGESTIONS, problemType } from './problem.js';
 
 const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 
@@ -31,7 +31,7 @@ describe('ERROR_CODES', () => {
     expect(text).toContain(`**Status:** ${def.status}`);
     expect(text).toContain(`**Title:** ${def.title}`);
     expect(text).toContain(`**Suggestion:** ${def.suggestion}`);
-    expect(text).toContain(`/problems/${problemSlug(code)}\``);
+    expect(text).toContain(`**Type:** \`${problemType(code)}\``);
   });
 
   it('documents the HTTP_ERROR code and its suggestions', () => {
@@ -39,6 +39,7 @@ describe('ERROR_CODES', () => {
     expect(text).toBeDefined();
     expect(text).toContain(HTTP_ERROR_SUGGESTIONS.client);
     expect(text).toContain(HTTP_ERROR_SUGGESTIONS.server);
+    expect(text).toContain(`**Type:** \`${ABOUT_BLANK}\``);
   });
 
   it('documents no code that does not exist', () => {

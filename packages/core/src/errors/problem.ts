@@ -1,16 +1,33 @@
 /**
- * RFC 9457 problem details from any thrown value. Bulwark errors keep their code, status and
- * suggestion; errors that deliberately carry an HTTP status (NestJS `HttpException`,
- * `http-errors` as thrown by Koa's `ctx.throw` and body-parser) keep that status under the code
- * `HTTP_ERROR`; everything else is a 500 `INTERNAL_ERROR` that leaks nothing in production.
+ * RFC 9457 problem details from any thrown value, decided once here so every adapter agrees.
+ * Bulwark errors keep their code, status and suggestion under their own `type`; errors that
+ * carry an HTTP status (NestJS `HttpException`, `http-errors` as thrown by Koa's `ctx.throw` and
+ * body parsers, Express's router `URIError`, any error with a 4xx `status`/`statusCode`) keep that
+ * status under the code `HTTP_ERROR` and type `about:blank`; everything else is a 500
+ * `INTERNAL_ERROR` that leaks nothing in production.
  */
 import { STATUS_CODES } from 'node:http';
-import type { ProblemDetails } from '../http/types.js';
 import { isBulwarkError } from './bulwark-error.js';
 import { ERROR_CODES } from './codes.js';
+import {
+  ABOUT_BLANK,
+  type ProblemDetails,
+  type ProblemErrorEntry,
+  problemInstance,
+  problemType,
+} from './problem-details.js';
 
-/** Default prefix of problem `type` URIs. */
-export const DEFAULT_PROBLEM_TYPE_BASE = 'https://bulwark.dev/problems/';
+export {
+  ABOUT_BLANK,
+  DEFAULT_PROBLEM_TYPE_BASE,
+  isAbsoluteUri,
+  MAX_INSTANCE_LENGTH,
+  type ProblemDetails,
+  type ProblemErrorEntry,
+  problemInstance,
+  problemSlug,
+  problemType,
+} from './problem-details.js';
 
 /** Code of problems built from an application's own HTTP errors (a status it chose, not an engine failure). */
 export const HTTP_ERROR_CODE = 'HTTP_ERROR';
@@ -30,22 +47,17 @@ const MAX_APP_ERRORS = 50;
 
 /** How a problem is rendered. */
 export interface ProblemOptions {
-  /** Hide the message and stack of unknown errors (and of unexposed 5xx HTTP errors). */
+  /** Hide the message and stack of unknown errors (and of unexposed HTTP errors). */
   production: boolean;
-  /** URI of this occurrence, usually the request path. */
+  /** The request path (or any URI reference); percent-encoded and cut to 1,024 characters as `instance`. */
   instance?: string;
   /** Correlation ID of the request. */
   correlationId?: string;
-  /** Prefix of the `type` URI. Default {@link DEFAULT_PROBLEM_TYPE_BASE}. */
+  /** Prefix of Bulwark's `type` URIs (an absolute URI). Default {@link DEFAULT_PROBLEM_TYPE_BASE}. */
   typeBase?: string;
 }
 
-/** `BULKHEAD_FULL` → `bulkhead-full`. */
-export function problemSlug(code: string): string {
-  return code.toLowerCase().replace(/_/g, '-');
-}
-
-/** An HTTP status the application deliberately attached to an error, with whether its message may be shown. */
+/** An HTTP status an error carries as this service's answer, with whether its message may be shown. */
 interface AppHttpError {
   status: number;
   expose: boolean;
@@ -57,9 +69,11 @@ function errorStatus(v: unknown): number | undefined {
 }
 
 /**
- * Only errors shaped to be HTTP answers count: a `getStatus()` method (NestJS) or a
- * `status`/`statusCode` next to a boolean `expose` (http-errors). A bare `status` (an HTTP
- * client's failed downstream call, say) is not this service's answer and stays a 500.
+ * Errors that say which HTTP answer they are: a `getStatus()` method (NestJS, message shown
+ * for 4xx); a `status`/`statusCode` next to a boolean `expose` (http-errors: the message shown
+ * only when `expose`); any other `status`/`statusCode` below 500 (Express's router `URIError`,
+ * a library's own client error: the status kept, the message hidden). A bare 5xx `status` (an
+ * HTTP client's failed downstream call, say) is not this service's answer and stays a 500.
  */
 function appHttpError(error: unknown): AppHttpError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
@@ -76,9 +90,10 @@ function appHttpError(error: unknown): AppHttpError | undefined {
     }
     return status === undefined ? undefined : { status, expose: status < 500, response };
   }
-  if (typeof e.expose !== 'boolean') return undefined;
   const status = errorStatus(e.status) ?? errorStatus(e.statusCode);
-  return status === undefined ? undefined : { status, expose: e.expose, response: undefined };
+  if (status === undefined) return undefined;
+  if (typeof e.expose === 'boolean') return { status, expose: e.expose, response: undefined };
+  return status < 500 ? { status, expose: false, response: undefined } : undefined;
 }
 
 function messageOf(error: unknown): string {
@@ -95,15 +110,45 @@ function clip(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
-/** Validation messages of a NestJS `BadRequestException` (`{ message: string[] }`), bounded. */
-function validationErrors(response: unknown): string[] | undefined {
+// class-validator's messages start with the (camelCase) property path: "address.city must be a string".
+const LEADING_PATH = /^([a-z_$][\w$]*(?:\.[\w$]+)*) (?:must|should|is|are|has|have|contains|does)\b/;
+
+/** A JSON Pointer (RFC 6901) as a URI fragment for a dotted property path. */
+function pointerOf(path: string): string {
+  const tokens = path.split('.').map((t) => encodeURIComponent(t.replace(/~/g, '~0').replace(/\//g, '~1')));
+  return `#/${tokens.join('/')}`;
+}
+
+function validationEntry(item: unknown): ProblemErrorEntry | undefined {
+  if (typeof item === 'string') {
+    const m = LEADING_PATH.exec(item);
+    return { detail: clip(item, MAX_APP_DETAIL), pointer: m ? pointerOf(m[1] as string) : '#' };
+  }
+  if (typeof item !== 'object' || item === null) return undefined;
+  const r = item as Record<string, unknown>;
+  const detail =
+    typeof r.detail === 'string' ? r.detail : typeof r.message === 'string' ? r.message : undefined;
+  if (detail === undefined) return undefined;
+  let pointer = '#';
+  if (typeof r.pointer === 'string' && r.pointer.length <= 256)
+    pointer = `#${problemInstance(r.pointer.startsWith('#') ? r.pointer.slice(1) : r.pointer, 256)}`;
+  else if (typeof r.property === 'string' && r.property.length <= 256) pointer = pointerOf(r.property);
+  return { detail: clip(detail, MAX_APP_DETAIL), pointer };
+}
+
+/**
+ * Validation failures of a NestJS `BadRequestException` (`{ message: string[] }`, or objects
+ * with `detail`/`message` and `pointer`/`property`) as RFC 9457 `errors` entries, bounded.
+ */
+function validationErrors(response: unknown): ProblemErrorEntry[] | undefined {
   if (typeof response !== 'object' || response === null) return undefined;
   const m = (response as Record<string, unknown>).message;
   if (!Array.isArray(m)) return undefined;
-  const out: string[] = [];
+  const out: ProblemErrorEntry[] = [];
   for (const item of m) {
     if (out.length >= MAX_APP_ERRORS) break;
-    if (typeof item === 'string') out.push(clip(item, MAX_APP_DETAIL));
+    const entry = validationEntry(item);
+    if (entry) out.push(entry);
   }
   return out.length > 0 ? out : undefined;
 }
@@ -116,7 +161,8 @@ function validationErrors(response: unknown): string[] | undefined {
 export function toProblem(error: unknown, options: ProblemOptions): ProblemDetails {
   if (isBulwarkError(error)) {
     const title = ERROR_CODES[error.code]?.title ?? error.code;
-    const p = make(options, error.code, title, error.status, error.message, error.suggestion);
+    const type = problemType(error.code, options.typeBase);
+    const p = make(options, type, error.code, title, error.status, error.message, error.suggestion);
     const retryAfter = error.retryAfter;
     if (retryAfter !== undefined) p.retryAfter = retryAfter;
     if (error.code === 'DOWNSTREAM_ERROR') addDownstream(p, error);
@@ -126,10 +172,12 @@ export function toProblem(error: unknown, options: ProblemOptions): ProblemDetai
   const stack = !options.production && error instanceof Error ? error.stack : undefined;
   const http = appHttpError(error);
   if (http) {
-    const detail = http.expose || !options.production ? clip(messageOf(error), MAX_APP_DETAIL) : undefined;
-    const suggestion = http.status < 500 ? HTTP_ERROR_SUGGESTIONS.client : HTTP_ERROR_SUGGESTIONS.server;
     const title = STATUS_CODES[http.status] ?? 'HTTP Error';
-    const p = make(options, HTTP_ERROR_CODE, title, http.status, detail, suggestion);
+    // Hidden messages: a 4xx still says what happened (its status phrase); a 5xx says nothing.
+    const hidden = http.status < 500 ? title : undefined;
+    const detail = http.expose || !options.production ? clip(messageOf(error), MAX_APP_DETAIL) : hidden;
+    const suggestion = http.status < 500 ? HTTP_ERROR_SUGGESTIONS.client : HTTP_ERROR_SUGGESTIONS.server;
+    const p = make(options, ABOUT_BLANK, HTTP_ERROR_CODE, title, http.status, detail, suggestion);
     const errors = http.expose ? validationErrors(http.response) : undefined;
     if (errors) p.errors = errors;
     if (stack) p.stack = stack;
@@ -138,7 +186,8 @@ export function toProblem(error: unknown, options: ProblemOptions): ProblemDetai
 
   const def = ERROR_CODES.INTERNAL_ERROR;
   const detail = options.production ? undefined : messageOf(error);
-  const p = make(options, 'INTERNAL_ERROR', def.title, def.status, detail, def.suggestion);
+  const type = problemType('INTERNAL_ERROR', options.typeBase);
+  const p = make(options, type, 'INTERNAL_ERROR', def.title, def.status, detail, def.suggestion);
   if (stack) p.stack = stack;
   return p;
 }
@@ -158,6 +207,7 @@ function addDownstream(p: ProblemDetails, error: object): void {
 // Optional members are added only when present, so the JSON has no `undefined` holes.
 function make(
   options: ProblemOptions,
+  type: string,
   code: string,
   title: string,
   status: number,
@@ -165,13 +215,13 @@ function make(
   suggestion: string,
 ): ProblemDetails {
   const p: ProblemDetails = {
-    type: (options.typeBase ?? DEFAULT_PROBLEM_TYPE_BASE) + problemSlug(code),
+    type,
     title,
     status,
     code,
   };
   if (detail !== undefined) p.detail = detail;
-  if (options.instance !== undefined) p.instance = options.instance;
+  if (options.instance !== undefined) p.instance = problemInstance(options.instance);
   if (options.correlationId !== undefined) p.correlationId = options.correlationId;
   p.suggestion = suggestion;
   return p;

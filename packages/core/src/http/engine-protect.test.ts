@@ -232,7 +232,7 @@ describe('protect', () => {
 });
 
 describe('toResponse', () => {
-  it('answers a Bulwark error with problem+json, Retry-After, correlation and no-store', async () => {
+  it('answers a Bulwark error with problem+json, Retry-After, correlation, no-store and nosniff', async () => {
     const e = createHttpEngine({ production: true });
     const a = await e.admit(req({ 'x-request-id': 'cid-1' }));
     const r = e.toResponse(new BulkheadFullError({ retryAfterMs: 2000 }), req(), a.context);
@@ -240,11 +240,12 @@ describe('toResponse', () => {
     expect(r.headers).toEqual({
       'Content-Type': 'application/problem+json',
       'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
       'x-request-id': 'cid-1',
       'Retry-After': '2',
     });
     expect(r.body).toMatchObject({
-      type: 'https://bulwark.dev/problems/bulkhead-full',
+      type: 'tag:bulwark,2026:problems/bulkhead-full',
       status: 503,
       code: 'BULKHEAD_FULL',
       instance: '/orders/1',

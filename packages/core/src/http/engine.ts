@@ -282,6 +282,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const headers: Record<string, string> = {
       'Content-Type': PROBLEM_CONTENT_TYPE,
       'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
     };
     headers[o.correlationHeader] = correlationId;
     if (body.retryAfter !== undefined) headers['Retry-After'] = String(body.retryAfter);

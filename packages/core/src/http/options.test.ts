@@ -22,7 +22,7 @@ describe('resolveHttpOptions', () => {
     expect(r.rateLimit).toBeUndefined();
     expect(r.bulkhead).toBeUndefined();
     expect(r.degradedHeader).toBe('bulwark-degraded');
-    expect(r.problemTypeBase).toBe('https://bulwark.dev/problems/');
+    expect(r.problemTypeBase).toBe('tag:bulwark,2026:problems/');
     expect(r.traceResponse).toBe(false);
   });
 

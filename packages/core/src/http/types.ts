@@ -5,6 +5,7 @@
  */
 import type { RequestContext } from '../context/context.js';
 import type { IncomingHeaders } from '../context/headers.js';
+import type { ProblemDetails } from '../errors/problem-details.js';
 import type { BulkheadOptions, RateLimitOptions } from '../policies/options.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
@@ -48,33 +49,7 @@ export interface InboundRequest {
   readonly clientGone?: boolean;
 }
 
-/** RFC 9457 problem details, with Bulwark's extension members. */
-export interface ProblemDetails {
-  /** URI identifying the problem type. */
-  type: string;
-  /** Short summary of the type. */
-  title: string;
-  /** HTTP status. */
-  status: number;
-  /** Explanation of this occurrence (omitted for unknown errors in production). */
-  detail?: string;
-  /** URI of this occurrence (the request path). */
-  instance?: string;
-  /** Stable Bulwark code. */
-  code: string;
-  /** Correlation ID of the request. */
-  correlationId?: string;
-  /** What the caller can do. */
-  suggestion?: string;
-  /** Seconds until a retry may succeed. */
-  retryAfter?: number;
-  /** Service/hop that failed, for errors that crossed services. */
-  service?: string;
-  /** Stack, only outside production. */
-  stack?: string;
-  /** Further extension members. */
-  [extension: string]: unknown;
-}
+export type { ProblemDetails, ProblemErrorEntry } from '../errors/problem-details.js';
 
 /** A complete response the adapter must write as is (problem answers, rejections). */
 export interface OutboundResponse {
@@ -158,7 +133,7 @@ export interface HttpEngineOptions {
   bulkhead?: false | (BulkheadOptions & { key?: (req: InboundRequest) => string });
   /** Hide messages and stacks of unknown errors. Default: true unless `NODE_ENV` is `development` or `test` (unset means production). */
   production?: boolean;
-  /** Prefix of problem `type` URIs. Default `https://bulwark.dev/problems/`. */
+  /** Prefix of problem `type` URIs. Default `tag:bulwark,2026:problems/` (an absolute URI). */
   problemTypeBase?: string;
   /** Header marking a degraded answer. Default `bulwark-degraded`. */
   degradedHeader?: string;

@@ -139,8 +139,8 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
     (req as Stateful)[STATE] = state;
     // Listening before admit() also catches a client that leaves while queued in the bulkhead.
     res.on('close', onClose);
-    // The sync fast path saves a microtask when nothing had to wait (no bulkhead, no store).
-    const pending = engine.admitFast?.(state) ?? engine.admit(state);
+    // An admission, or a promise of one only when the request had to wait (queue, store).
+    const pending = engine.admit(state);
     // Express 4 ignores rejected promises, so every async failure is forwarded to next(err).
     if (pending instanceof Promise) {
       pending.then((a) => onAdmission(req, res, next, state, a, then)).catch(next);
@@ -160,9 +160,10 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
   };
 
   function protect<T>(protection: RouteProtection, handler: ProtectedHandler<T>): RequestHandler {
+    const route = engine.route(protection); // validated now: a typo in a policy name fails at start-up
     const run = (req: Request, res: Response, next: NextFunction, admission: Admission): void => {
       engine
-        .protect(admission, protection, (signal) => handler(req, res, signal))
+        .protect(admission, route, (signal) => handler(req, res, signal))
         .then((value) => {
           if (value !== undefined && !res.headersSent) res.json(value);
         })

@@ -50,7 +50,7 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
     // before admission also catches a client that leaves while queued (it gives up its place).
     (res as Stateful)[STATE] = inbound;
     res.on('close', onClose);
-    const pending = engine.admitFast(inbound);
+    const pending = engine.admit(inbound);
     const admission = pending instanceof Promise ? await pending : pending; // skips a tick when nothing waited
     inbound.admission = admission;
     if (inbound.gone || res.destroyed) {
@@ -96,8 +96,9 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
   };
 
   function protect<T>(protection: RouteProtection, handler: ProtectedHandler<T>): Middleware {
+    const route = engine.route(protection); // validated now: a typo in a policy name fails at start-up
     const run = async (ctx: Context, admission: Admission): Promise<void> => {
-      const value = await engine.protect(admission, protection, (signal) => handler(ctx, signal));
+      const value = await engine.protect(admission, route, (signal) => handler(ctx, signal));
       if (ctx.body === undefined && value !== undefined) ctx.body = value;
     };
     return (ctx) => {

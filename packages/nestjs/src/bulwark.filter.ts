@@ -28,8 +28,12 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     const inbound = state?.inbound ?? toInbound(req.raw ?? req);
     const out = this.bulwark.http.toResponse(exception, inbound, state?.admission.context);
     if (adapter.isHeadersSent(res)) return void adapter.end(res);
-    const headers = { ...state?.admission.headers, ...out.headers };
-    for (const name in headers) adapter.setHeader(res, name, headers[name] as string);
+    const own = state?.admission.headers ?? [];
+    for (let i = 0; i < own.length; i += 2) {
+      const name = own[i] as string;
+      if (!(name in out.headers)) adapter.setHeader(res, name, own[i + 1] as string);
+    }
+    for (const name in out.headers) adapter.setHeader(res, name, out.headers[name] as string);
     adapter.status(res, out.status);
     adapter.end(
       res,

@@ -96,8 +96,8 @@ export class BulwarkMiddleware implements NestMiddleware {
     const state = new Inbound(req, res);
     req[STATE] = state;
     res.on('close', onClose); // before admission: a client leaving while queued gives up its place, never runs
-    const pending = engine.admitFast?.(state) ?? engine.admit(state);
-    // The sync fast path saves a microtask when nothing had to wait.
+    // An admission, or a promise of one only when the request had to wait (queue, store).
+    const pending = engine.admit(state);
     if (!(pending instanceof Promise)) return this.admitted(res, next, state, pending);
     return pending.then((a) => this.admitted(res, next, state, a));
   }

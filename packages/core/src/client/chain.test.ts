@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTraceparent } from '../context/trace.js';
 import { BulkheadFullError } from '../errors/bulwark-error.js';
+import { writeAdmissionHeaders } from '../http/adapter-request.js';
 import type { IncomingHeaders } from '../http/types.js';
 import { type Bulwark, createBulwark } from '../registry/bulwark.js';
 import { createResilientFetch } from './fetch.js';
@@ -30,7 +31,7 @@ async function service(handler: (b: Bulwark) => Promise<unknown>): Promise<Servi
     const engine = bulwark.http;
     const inbound = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers };
     const admission = await engine.admit(inbound);
-    for (const [k, v] of Object.entries(admission.headers)) res.setHeader(k, v);
+    writeAdmissionHeaders(res, admission);
     const write = (status: number, headers: Record<string, string>, body: unknown) => {
       res.writeHead(status, headers);
       res.end(body === undefined ? undefined : JSON.stringify(body));

@@ -21,28 +21,31 @@ export abstract class AdapterRequest implements InboundRequest {
   admission: Admission | undefined = undefined;
   /** The response closed (finished or the client left). */
   gone = false;
-  /** The client left before the response finished (read by the engine instead of creating the signal). */
-  clientGone = false;
-  /** Aborts when the client leaves; created only when the engine asks (to queue), so the hot path allocates none. */
+  /** The client left before the response finished. */
+  #left = false;
+  /** Aborts when the client leaves; created only when the engine asks (to queue, or for the request's signal), so the hot path allocates none. */
   #client: AbortController | undefined = undefined;
 
   /** Sets a response header while headers can still be sent (the degraded marker). */
   abstract setHeader(name: string, value: string): void;
 
-  /** Aborts when the client leaves before the response finished: a queued request gives up its place. */
+  /** The client-gone signal: aborts when the client leaves before the response finished. */
   get signal(): AbortSignal {
-    this.#client ??= new AbortController();
-    return this.#client.signal;
+    let c = this.#client;
+    if (c === undefined) {
+      c = new AbortController();
+      this.#client = c;
+      if (this.#left) c.abort();
+    }
+    return c.signal;
   }
 
-  /** The response closed: if it never finished the client left (ends a queue wait, aborts the request's signal); then releases the admission. */
+  /** The response closed: if it never finished the client left (aborts the client signal: a queued request gives up its place, the request's signal aborts); then releases the admission. */
   closed(finished: boolean): void {
     this.gone = true;
     if (!finished) {
-      this.clientGone = true;
-      this.#client ??= new AbortController();
-      this.#client.abort();
-      this.admission?.abort();
+      this.#left = true;
+      this.#client?.abort();
     }
     this.admission?.release();
   }
@@ -54,12 +57,8 @@ export interface HeaderSink {
   setHeader(name: string, value: string): unknown;
 }
 
-/** Writes an admission's headers with one `setHeader` each, from the flat list when the engine gives one. */
+/** Writes an admission's headers (flat name/value pairs) with one `setHeader` each. */
 export function writeAdmissionHeaders(res: HeaderSink, a: Admission): void {
-  const list = a.headerList;
-  if (list === undefined) {
-    for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
-    return;
-  }
+  const list = a.headers;
   for (let i = 0; i < list.length; i += 2) res.setHeader(list[i] as string, list[i + 1] as string);
 }

@@ -6,7 +6,7 @@
 import type { Criticality, RequestContext, TraceContext } from '../context/context.js';
 import { traceFromHeaders } from '../context/trace.js';
 import { CancelledError, DeadlineExceededError } from '../errors/bulwark-error.js';
-import type { BulkheadCompartment, BulkheadPolicy } from '../policies/bulkhead.js';
+import type { BulkheadRelease } from '../policies/bulkhead.js';
 import type { EventStream } from '../telemetry/events.js';
 import { degradedValue } from './inbound.js';
 import type { Admission, InboundRequest, OutboundResponse } from './types.js';
@@ -76,8 +76,6 @@ export interface AdmissionShared {
   readonly keyOf: (req: InboundRequest) => string;
   /** Header marking a degraded answer. */
   readonly degradedHeader: string;
-  /** The engine's bulkhead, if any (slots taken with `tryEnter` are given back with `leave`). */
-  readonly bulkhead: BulkheadPolicy | undefined;
 }
 
 /** What `admit` returns; see {@link Admission}. */
@@ -85,15 +83,11 @@ export class HttpAdmission implements Admission {
   /** The request context. */
   readonly context: HttpRequestContext;
   /** Headers for every response to this request, as flat name/value pairs. */
-  readonly headerList: string[];
+  readonly headers: string[];
   /** Set when the request must not reach the handler. */
   rejection: OutboundResponse | undefined = undefined;
-  /** Frees the bulkhead slot, once acquired through the queue. */
-  slot: (() => void) | undefined = undefined;
-  /** The bulkhead compartment whose slot this request holds (fast path: no release closure). */
-  compartment: BulkheadCompartment | undefined = undefined;
-  /** When the compartment's slot was taken (epoch ms). */
-  enteredAt = 0;
+  /** The one slot handle: frees the bulkhead slot this request holds. */
+  slot: BulkheadRelease | undefined = undefined;
   private controller: AbortController | undefined = undefined;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private early: Error | undefined = undefined;
@@ -101,7 +95,6 @@ export class HttpAdmission implements Admission {
   /** Protected handlers still running; the bulkhead slot is kept until they settle. */
   private working = 0;
   private limitKey: string | undefined = undefined;
-  private headerRecord: Record<string, string> | undefined = undefined;
   private timerMs = 0;
 
   constructor(
@@ -109,25 +102,13 @@ export class HttpAdmission implements Admission {
     readonly req: InboundRequest,
     /** The engine's constants. */
     readonly shared: AdmissionShared,
-    headerList: string[],
+    headers: string[],
     correlationId: string,
     deadline: number | undefined,
     criticality: Criticality,
   ) {
-    this.headerList = headerList;
+    this.headers = headers;
     this.context = new HttpRequestContext(correlationId, deadline, criticality, this);
-  }
-
-  /** Headers for every response to this request, as a record (built on first read from {@link HttpAdmission.headerList}). */
-  get headers(): Readonly<Record<string, string>> {
-    let h = this.headerRecord;
-    if (h === undefined) {
-      h = {};
-      const list = this.headerList;
-      for (let i = 0; i < list.length; i += 2) h[list[i] as string] = list[i + 1] as string;
-      this.headerRecord = h;
-    }
-    return h;
   }
 
   /** Key of keyed policies for this request (route key by default), computed once. */
@@ -136,32 +117,39 @@ export class HttpAdmission implements Admission {
     return this.limitKey;
   }
 
-  /** The request's signal; creating it arms the deadline timer. */
+  /**
+   * The request's signal; creating it arms the deadline timer and listens to the request's
+   * client-gone signal (the admission itself is the listener: no closure per request).
+   */
   get signal(): AbortSignal {
     let c = this.controller;
     if (c === undefined) {
       c = new AbortController();
       this.controller = c;
       if (this.early !== undefined) c.abort(this.early);
-      else if (!this.released) this.armDeadline();
+      else {
+        const client = this.req.signal;
+        if (client?.aborted) this.handleEvent();
+        else if (!this.released) {
+          client?.addEventListener('abort', this, { once: true });
+          this.armDeadline();
+        }
+      }
     }
     return c.signal;
+  }
+
+  /** The client left (its signal's abort event): aborts the request's signal with a CancelledError. */
+  handleEvent(): void {
+    if (this.aborted) return;
+    this.abortWith(
+      new CancelledError({ message: 'The client closed the connection before the response was sent.' }),
+    );
   }
 
   /** True once the signal aborted (or would have, had it been created). */
   get aborted(): boolean {
     return this.early !== undefined || this.controller?.signal.aborted === true;
-  }
-
-  /** The client went away: aborts the signal with a CancelledError. */
-  abort(reason?: unknown): void {
-    if (this.aborted) return;
-    this.abortWith(
-      new CancelledError({
-        message: 'The client closed the connection before the response was sent.',
-        cause: reason,
-      }),
-    );
   }
 
   /** Aborts the signal with `error` as its reason (deadline, route timeout). */
@@ -192,15 +180,11 @@ export class HttpAdmission implements Admission {
     if (this.released) return;
     this.released = true;
     this.clearTimer();
+    if (this.controller !== undefined) this.req.signal?.removeEventListener('abort', this);
     if (this.working === 0) this.freeSlot();
   }
 
   private freeSlot(): void {
-    const c = this.compartment;
-    if (c !== undefined) {
-      this.compartment = undefined;
-      this.shared.bulkhead?.leave(c, this.enteredAt);
-    }
     const slot = this.slot;
     this.slot = undefined;
     slot?.();

@@ -11,7 +11,17 @@ import {
 } from '../errors/bulwark-error.js';
 import type { ExecuteOptions, Operation, Policy } from '../types.js';
 import { createHttpEngine, HttpEngine } from './engine.js';
-import type { Admission, InboundRequest } from './types.js';
+import type { Admission, InboundRequest, RouteProtection } from './types.js';
+
+/** Routes `protection` (as an adapter does at start-up), then protects `handler` under it. */
+function protectOn<T>(
+  engine: HttpEngine,
+  admission: Admission,
+  protection: RouteProtection,
+  handler: (signal: AbortSignal) => Promise<T> | T,
+): Promise<T> {
+  return engine.protect(admission, engine.route(protection), handler);
+}
 
 function req(headers: InboundRequest['headers'] = {}, extra: Partial<InboundRequest> = {}): InboundRequest {
   return { method: 'GET', path: '/orders/1', headers, ...extra };
@@ -56,7 +66,7 @@ describe('protect', () => {
 
   it('runs the handler with the request signal and returns its value', async () => {
     let got: AbortSignal | undefined;
-    const v = await engine.protect(admission, {}, (s) => {
+    const v = await protectOn(engine, admission, {}, (s) => {
       got = s;
       return 42;
     });
@@ -65,13 +75,13 @@ describe('protect', () => {
   });
 
   it('runs the handler inside the request context even when called outside run()', async () => {
-    const ctx = await engine.protect(admission, {}, () => getContext());
+    const ctx = await protectOn(engine, admission, {}, () => getContext());
     expect(ctx).toBe(admission.context);
   });
 
   it('turns a synchronous throw into a rejection', async () => {
     await expect(
-      engine.protect(admission, {}, () => {
+      protectOn(engine, admission, {}, () => {
         throw new Error('sync');
       }),
     ).rejects.toThrow('sync');
@@ -79,7 +89,7 @@ describe('protect', () => {
 
   it('aborts the handler signal and rejects with TimeoutError on a route timeout, aborting the request too', async () => {
     const seen: { signal?: AbortSignal } = {};
-    const p = engine.protect(admission, { timeout: 100 }, hang(seen));
+    const p = protectOn(engine, admission, { timeout: 100 }, hang(seen));
     const assertion = expect(p).rejects.toSatisfy(isTimeoutError);
     await vi.advanceTimersByTimeAsync(100);
     await assertion;
@@ -93,7 +103,7 @@ describe('protect', () => {
     const a = await e.admit(req());
     let finish: (v: string) => void = () => {};
     const stubborn = () => new Promise<string>((resolve) => (finish = resolve)); // ignores its signal
-    const p = e.protect(a, { timeout: 50 }, stubborn);
+    const p = protectOn(e, a, { timeout: 50 }, stubborn);
     const timedOut = expect(p).rejects.toSatisfy(isTimeoutError);
     await vi.advanceTimersByTimeAsync(50);
     await timedOut;
@@ -117,13 +127,14 @@ describe('protect', () => {
     };
     const e = createHttpEngine();
     const a = await e.admit(req({ 'x-user': 'u7' }));
-    await e.protect(a, { policy: spy, cacheKey: (r) => `me:${String(r?.headers['x-user'])}` }, () => 1);
-    await e.protect(a, { policy: spy }, () => 1);
+    await protectOn(e, a, { policy: spy, cacheKey: (r) => `me:${String(r?.headers['x-user'])}` }, () => 1);
+    await protectOn(e, a, { policy: spy }, () => 1);
     expect(seen).toEqual(['me:u7', undefined]);
   });
 
   it('accepts a duration string and does not fire early', async () => {
-    const p = engine.protect(
+    const p = protectOn(
+      engine,
       admission,
       { timeout: '2s' },
       (s) => new Promise((resolve) => setTimeout(() => resolve(s.aborted ? 'aborted' : 'ok'), 1999)),
@@ -135,8 +146,10 @@ describe('protect', () => {
 
   it('aborts the handler signal on client disconnect', async () => {
     const seen: { signal?: AbortSignal } = {};
-    const p = engine.protect(admission, { timeout: 1000 }, hang(seen));
-    admission.abort('gone');
+    const client = new AbortController();
+    const a = await engine.admit(req({}, { signal: client.signal }));
+    const p = protectOn(engine, a, { timeout: 1000 }, hang(seen));
+    client.abort();
     await expect(p).rejects.toSatisfy(isCancelledError);
     expect(seen.signal?.aborted).toBe(true);
   });
@@ -144,7 +157,7 @@ describe('protect', () => {
   it('aborts the handler signal on the deadline (shorter than the route timeout)', async () => {
     const a = await engine.admit(req({ 'x-deadline-ms': '50' }));
     const seen: { signal?: AbortSignal } = {};
-    const p = engine.protect(a, { timeout: 1000 }, hang(seen));
+    const p = protectOn(engine, a, { timeout: 1000 }, hang(seen));
     const assertion = expect(p).rejects.toSatisfy(isDeadlineExceededError);
     await vi.advanceTimersByTimeAsync(50);
     await assertion;
@@ -153,7 +166,7 @@ describe('protect', () => {
 
   it('aborts an unprotected handler on the deadline', async () => {
     const a = await engine.admit(req({ 'x-deadline-ms': '50' }));
-    const p = engine.protect(a, {}, hang());
+    const p = protectOn(engine, a, {}, hang());
     const assertion = expect(p).rejects.toSatisfy(isDeadlineExceededError);
     await vi.advanceTimersByTimeAsync(50);
     await assertion;
@@ -162,14 +175,14 @@ describe('protect', () => {
   it('runs an inline policy with the route key and deadline', async () => {
     const a = await engine.admit(req({ 'x-deadline-ms': '500' }, { routeKey: 'GET /orders/:id' }));
     const { policy, calls } = recordingPolicy();
-    await expect(engine.protect(a, { policy }, () => 'v')).resolves.toBe('v');
+    await expect(protectOn(engine, a, { policy }, () => 'v')).resolves.toBe('v');
     expect(calls).toEqual([{ key: 'GET /orders/:id', deadline: 1_000_500 }]);
   });
 
   it('runs a policy inside the route timeout', async () => {
     const { policy, calls } = recordingPolicy();
     const seen: { signal?: AbortSignal } = {};
-    const p = engine.protect(admission, { policy, timeout: 20 }, hang(seen));
+    const p = protectOn(engine, admission, { policy, timeout: 20 }, hang(seen));
     const assertion = expect(p).rejects.toSatisfy(isTimeoutError);
     await vi.advanceTimersByTimeAsync(20);
     await assertion;
@@ -179,7 +192,7 @@ describe('protect', () => {
 
   it('does not abort the request when the handler itself throws a TimeoutError', async () => {
     const { TimeoutError } = await import('../errors/bulwark-error.js');
-    const p = engine.protect(admission, { timeout: 1000 }, () => Promise.reject(new TimeoutError()));
+    const p = protectOn(engine, admission, { timeout: 1000 }, () => Promise.reject(new TimeoutError()));
     await expect(p).rejects.toSatisfy(isTimeoutError);
     expect(admission.signal.aborted).toBe(false);
   });
@@ -192,9 +205,15 @@ describe('protect', () => {
     });
     const e = createHttpEngine({ resolvePolicy });
     const a = await e.admit(req());
-    await expect(e.protect(a, { policy: 'payments' }, () => 1)).resolves.toBe(1);
+    await expect(protectOn(e, a, { policy: 'payments' }, () => 1)).resolves.toBe(1);
     expect(calls).toHaveLength(1);
-    const err = await e.protect(a, { policy: 'nope' }, () => 1).catch((x: unknown) => x);
+    // An unknown name fails when the route is made (start-up), not at a request.
+    let err: unknown;
+    try {
+      e.route({ policy: 'nope' });
+    } catch (x) {
+      err = x;
+    }
     expect(err).toBeInstanceOf(BulwarkError);
     expect((err as BulwarkError).code).toBe('UNKNOWN_POLICY');
     expect((err as BulwarkError).message).toContain('"nope"');
@@ -207,27 +226,26 @@ describe('protect', () => {
         throw own;
       },
     });
-    const a1 = await e1.admit(req());
-    await expect(e1.protect(a1, { policy: 'x' }, () => 1)).rejects.toBe(own);
+    expect(() => e1.route({ policy: 'x' })).toThrow(own);
     const e2 = createHttpEngine({ resolvePolicy: () => undefined as unknown as Policy });
-    const a2 = await e2.admit(req());
-    await expect(e2.protect(a2, { policy: 'x' }, () => 1)).rejects.toMatchObject({ code: 'UNKNOWN_POLICY' });
+    expect(() => e2.route({ policy: 'x' })).toThrow(expect.objectContaining({ code: 'UNKNOWN_POLICY' }));
   });
 
   it('rejects a policy name when no registry is wired', async () => {
-    await expect(engine.protect(admission, { policy: 'payments' }, () => 1)).rejects.toMatchObject({
-      code: 'UNKNOWN_POLICY',
-    });
-  });
-
-  it.each([[0], [-1], ['soon'], [Number.NaN]])('rejects a bad timeout %j with a TypeError', async (t) => {
-    await expect(engine.protect(admission, { timeout: t as number }, () => 1)).rejects.toThrow(
-      /`protection.timeout`/,
+    expect(() => engine.route({ policy: 'payments' })).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_POLICY' }),
     );
   });
 
-  it('rejects a policy that is not one', async () => {
-    await expect(engine.protect(admission, { policy: {} as Policy }, () => 1)).rejects.toThrow(TypeError);
+  it.each([[0], [-1], ['soon'], [Number.NaN], [2 ** 31]])(
+    'rejects a bad timeout %j with a TypeError',
+    (t) => {
+      expect(() => engine.route({ timeout: t as number })).toThrow(/`protection.timeout`/);
+    },
+  );
+
+  it('rejects a policy that is not one', () => {
+    expect(() => engine.route({ policy: {} as Policy })).toThrow(TypeError);
   });
 });
 

@@ -1,9 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { getContext, markDegraded } from '../context/context.js';
-import { CancelledError, isCancelledError, isDeadlineExceededError } from '../errors/bulwark-error.js';
+import { isCancelledError, isDeadlineExceededError } from '../errors/bulwark-error.js';
 import { EventStream } from '../telemetry/events.js';
 import { createHttpEngine } from './engine.js';
 import type { Admission, InboundRequest } from './types.js';
+
+/** An admission's flat header pairs as a record. */
+function rec(a: Admission): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < a.headers.length; i += 2) out[a.headers[i] as string] = a.headers[i + 1] as string;
+  return out;
+}
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -13,7 +20,7 @@ function req(headers: InboundRequest['headers'] = {}, extra: Partial<InboundRequ
 }
 
 /** Resolves a pending admit under fake timers. */
-async function settle<T>(p: Promise<T>): Promise<T> {
+async function settle<T>(p: T | Promise<T>): Promise<T> {
   await vi.advanceTimersByTimeAsync(0);
   return p;
 }
@@ -38,19 +45,19 @@ describe('admit: context', () => {
     expect(a.context.degraded).toEqual([]);
     expect(a.context.deadline).toBeUndefined();
     expect(a.rejection).toBeUndefined();
-    expect(a.headers).toEqual({ 'x-request-id': 'abc-123' });
+    expect(rec(a)).toEqual({ 'x-request-id': 'abc-123' });
   });
 
   it('replaces an invalid correlation ID instead of echoing it', async () => {
     const a = await createHttpEngine().admit(req({ 'x-request-id': 'evil\r\nSet-Cookie: a=b' }));
     expect(a.context.correlationId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(a.headers['x-request-id']).toBe(a.context.correlationId);
+    expect(rec(a)['x-request-id']).toBe(a.context.correlationId);
   });
 
   it('uses the configured correlation headers', async () => {
     const e = createHttpEngine({ correlation: { header: 'X-Trace', accept: ['x-in'] } });
     const a = await e.admit(req({ 'x-in': 'from-caller', 'x-request-id': 'ignored' }));
-    expect(a.headers).toEqual({ 'x-trace': 'from-caller' });
+    expect(rec(a)).toEqual({ 'x-trace': 'from-caller' });
     expect(e.correlationHeader).toBe('x-trace');
   });
 
@@ -76,7 +83,7 @@ describe('admit: context', () => {
     const a = await createHttpEngine({ traceResponse: true }).admit(
       req({ traceparent: `00-${TRACE}-${PARENT}-01` }),
     );
-    expect(a.headers.traceresponse).toBe(`00-${TRACE}-${a.context.trace.spanId}-01`);
+    expect(rec(a).traceresponse).toBe(`00-${TRACE}-${a.context.trace.spanId}-01`);
     expect((await createHttpEngine().admit(req())).headers).not.toHaveProperty('traceresponse');
   });
 
@@ -92,7 +99,7 @@ describe('admit: context', () => {
   });
 
   it('admitFast returns the admission synchronously when nothing waits', () => {
-    const a = createHttpEngine({ rateLimit: { limit: 10 } }).admitFast(req());
+    const a = createHttpEngine({ rateLimit: { limit: 10 } }).admit(req());
     expect(a).not.toBeInstanceOf(Promise);
     expect((a as Admission).context.correlationId).toBeTruthy();
   });
@@ -138,7 +145,7 @@ describe('admit: deadline', () => {
     ['0', true],
   ])('rejects a spent deadline (%s, bulkhead %s) at once with 504', async (v, withBulkhead) => {
     const e = createHttpEngine(withBulkhead ? { bulkhead: { maxConcurrent: 1 } } : {});
-    const a = e.admitFast(req({ 'x-deadline-ms': v })) as Admission;
+    const a = e.admit(req({ 'x-deadline-ms': v })) as Admission;
     expect(a).not.toBeInstanceOf(Promise);
     expect(a.rejection?.status).toBe(504);
     expect(a.rejection?.body?.code).toBe('DEADLINE_EXCEEDED');
@@ -190,7 +197,7 @@ describe('admit: rate limit', () => {
     const e = createHttpEngine({ rateLimit: { limit: 2, interval: '1s' } });
     const first = await e.admit(req());
     expect(first.rejection).toBeUndefined();
-    expect(first.headers).toMatchObject({
+    expect(rec(first)).toMatchObject({
       RateLimit: '"default";r=1;t=1',
       'RateLimit-Policy': '"default";q=2;w=1',
     });
@@ -203,7 +210,7 @@ describe('admit: rate limit', () => {
     expect(r?.headers.RateLimit).toBe('"default";r=0;t=1');
     expect(r?.headers['RateLimit-Policy']).toBe('"default";q=2;w=1');
     expect(r?.headers['Content-Type']).toBe('application/problem+json');
-    expect(third.headers.RateLimit).toBe('"default";r=0;t=1');
+    expect(rec(third).RateLimit).toBe('"default";r=0;t=1');
   });
 
   it('keys by route key, else one engine-wide key, else the key option', async () => {
@@ -270,7 +277,7 @@ describe('admit: rate limit', () => {
     let count = 0;
     const store = { increment: async () => ++count } as never;
     const e = createHttpEngine({ rateLimit: { limit: 1, store } });
-    const p = e.admitFast(req());
+    const p = e.admit(req());
     expect(p).toBeInstanceOf(Promise);
     expect((await p).rejection).toBeUndefined();
     expect((await e.admit(req())).rejection?.status).toBe(429);
@@ -351,30 +358,39 @@ describe('admit: bulkhead', () => {
 });
 
 describe('abort and release', () => {
-  it('abort() aborts the signal with a CancelledError carrying the reason', async () => {
-    const a = await createHttpEngine().admit(req());
+  it('a client leaving aborts the signal with a CancelledError', async () => {
+    const client = new AbortController();
+    const a = await createHttpEngine().admit(req({}, { signal: client.signal }));
     const signal = a.signal;
-    a.abort('socket closed');
+    client.abort('socket closed');
     expect(signal.aborted).toBe(true);
     expect(isCancelledError(signal.reason)).toBe(true);
-    expect((signal.reason as CancelledError).cause).toBe('socket closed');
-    a.abort('again');
-    expect((signal.reason as CancelledError).cause).toBe('socket closed');
   });
 
-  it('abort() before the signal is read still hands out an aborted signal', async () => {
-    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '100' }));
-    a.abort();
+  it('a client that left before the signal is read still gets an aborted signal, and no timer', async () => {
+    const client = new AbortController();
+    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '100' }, { signal: client.signal }));
+    client.abort();
     expect(a.signal.aborted).toBe(true);
     expect(isCancelledError(a.signal.reason)).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('abort() clears the deadline timer', async () => {
-    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '100' }));
+  it('a client leaving clears the deadline timer', async () => {
+    const client = new AbortController();
+    const a = await createHttpEngine().admit(req({ 'x-deadline-ms': '100' }, { signal: client.signal }));
     void a.signal;
-    a.abort();
+    client.abort();
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('release() stops listening to the client signal', async () => {
+    const client = new AbortController();
+    const a = await createHttpEngine().admit(req({}, { signal: client.signal }));
+    const signal = a.signal;
+    a.release();
+    client.abort();
+    expect(signal.aborted).toBe(false);
   });
 
   it('release() does not abort the signal', async () => {
@@ -402,7 +418,6 @@ describe('run and degraded', () => {
     });
     expect(setHeader).toHaveBeenLastCalledWith('x-degraded', 'fallback, stale');
     expect(e.degradedHeader).toBe('x-degraded');
-    expect(e.degradedValue(['a', 'b'])).toBe('a, b');
   });
 
   it('survives a setHeader that throws (headers already sent)', async () => {

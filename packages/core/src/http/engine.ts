@@ -5,29 +5,24 @@
 import { getContext, type RequestContext, runWithContext } from '../context/context.js';
 import { correlationFromHeaders, newCorrelationId } from '../context/correlation.js';
 import { formatTraceparent } from '../context/trace.js';
-import {
-  BulwarkError,
-  DeadlineExceededError,
-  isBulwarkError,
-  RateLimitedError,
-} from '../errors/bulwark-error.js';
+import { DeadlineExceededError, isBulwarkError, RateLimitedError } from '../errors/bulwark-error.js';
 import { HTTP_ERROR_CODE, toProblem } from '../errors/problem.js';
 import type { RateLimitState } from '../policies/options.js';
 import type { RateLimitDecision } from '../policies/rate-limit.js';
 import { type RateLimitHeaderFormat, rateLimitHeaderFormat } from '../policies/rate-limit.js';
-import { type TimeoutPolicy, timeout } from '../policies/timeout.js';
+import { timeout } from '../policies/timeout.js';
 import type { Closeable, ExecuteOptions, Policy } from '../types.js';
-import { BoundedMap } from '../util/bounded-map.js';
-import { parseDuration } from '../util/duration.js';
 import { type AdmissionShared, HttpAdmission } from './admission.js';
 import { defaultKey, degradedValue, headerValue, parseCriticality, parseDeadlineHeader } from './inbound.js';
 import { type ResolvedHttpOptions, resolveHttpOptions } from './options.js';
+import { Route, type RouteEnv } from './route.js';
 import type {
   Admission,
   HttpEngineLike,
   HttpEngineOptions,
   InboundRequest,
   OutboundResponse,
+  ProtectedRoute,
   RouteProtection,
 } from './types.js';
 
@@ -35,16 +30,13 @@ import type {
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 /** Longest request path echoed as a problem's `instance`. */
 const MAX_INSTANCE = 1024;
-/** Distinct route timeouts kept as policies. */
-const MAX_TIMEOUT_POLICIES = 256;
 
 /**
  * The inbound HTTP engine adapters drive. Build it with {@link createHttpEngine}.
  *
- * Adapter protocol, per request: `admitFast(req)` (or `admit`) → write `admission.headers` →
- * if `admission.rejection`, write it and stop → otherwise `run(admission, next)` → on error
- * write `toResponse(err, req, admission.context)` → on response close call `abort()` if it did
- * not finish, then `release()`.
+ * Adapter protocol: see {@link HttpEngineLike}. At start-up `route(protection)` for each
+ * protected handler; per request `admit(req)` → headers → rejection or `run` → `protect` →
+ * `toResponse` on error → `release()` when the response closes.
  */
 export class HttpEngine implements HttpEngineLike, Closeable {
   /** Header marking a degraded answer. */
@@ -54,7 +46,8 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   private readonly o: ResolvedHttpOptions;
   private readonly rlKeyOf: (req: InboundRequest) => string;
   private readonly bhKeyOf: (req: InboundRequest) => string;
-  private readonly timeouts = new BoundedMap<number, TimeoutPolicy>(MAX_TIMEOUT_POLICIES);
+  /** What routes made by {@link HttpEngine.route} resolve against. */
+  private readonly policies: RouteEnv;
   /** What every admission of this engine shares. */
   private readonly shared: AdmissionShared;
   /** RateLimit header values, formatted with the policy name validated once. */
@@ -70,28 +63,22 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       events: this.o.events,
       keyOf: routeKeyOf,
       degradedHeader: this.o.degradedHeader,
-      bulkhead: this.o.bulkhead,
     };
     this.rlFormat = rateLimitHeaderFormat(this.o.rateLimitName);
-  }
-
-  /** Admits or rejects a request; always a promise (see {@link HttpEngine.admitFast} for the fast path). */
-  admit(req: InboundRequest): Promise<Admission> {
-    try {
-      const a = this.admitFast(req);
-      return a instanceof Promise ? a : Promise.resolve(a);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const events = this.o.events;
+    this.policies = {
+      resolvePolicy: this.o.resolvePolicy,
+      makeTimeout: (ms) => timeout({ timeout: ms, kind: 'total', name: 'route-timeout', events }),
+    };
   }
 
   /**
-   * Like {@link HttpEngine.admit}, but returns the admission itself when no step had to wait
-   * (the bulkhead had a free slot or none is configured, no rate-limit store), saving a
-   * microtask per request; it is a promise only when the request must queue for a slot. Adapters:
-   * `const a = engine.admitFast(req); const admission = a instanceof Promise ? await a : a;`
+   * Admits or rejects a request. Returns the admission itself when no step had to wait (the
+   * bulkhead had a free slot or none is configured, no rate-limit store), saving a microtask per
+   * request; a promise only when the request must wait (a bulkhead queue, a store). Throws only on
+   * a bug (never for a request it rejects: that is `admission.rejection`).
    */
-  admitFast(req: InboundRequest): Admission | Promise<Admission> {
+  admit(req: InboundRequest): Admission | Promise<Admission> {
     const o = this.o;
     const reqHeaders = req.headers;
     const correlationId = correlationFromHeaders(reqHeaders, o.correlationAccept) ?? newCorrelationId();
@@ -111,11 +98,11 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     }
 
     // Flat name/value pairs: adapters write them with one setHeader each, no Object.entries.
-    const headerList = [o.correlationHeader, correlationId];
+    const headers = [o.correlationHeader, correlationId];
     const a = new HttpAdmission(
       req,
       this.shared,
-      headerList,
+      headers,
       correlationId,
       deadline,
       parseCriticality(headerValue(reqHeaders, o.criticalityHeader)),
@@ -123,7 +110,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
 
     if (o.traceResponse) {
       const t = a.context.trace;
-      headerList.push('traceresponse', formatTraceparent(t.traceId, t.spanId, t.flags));
+      headers.push('traceresponse', formatTraceparent(t.traceId, t.spanId, t.flags));
     }
 
     if (spent) {
@@ -150,7 +137,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     d: RateLimitDecision,
   ): HttpAdmission | Promise<HttpAdmission> {
     const f = this.rlFormat;
-    a.headerList.push(
+    a.headers.push(
       'RateLimit-Policy',
       f.policy(d.limit, d.windowMs),
       'RateLimit',
@@ -173,22 +160,16 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const bh = this.o.bulkhead;
     if (bh === undefined) return a;
     const key = this.o.bulkheadKey === undefined ? a.key : this.bhKeyOf(a.req);
-    const req = a.req;
-    // clientGone spares a lazily created signal on the fast path; plain descriptions use the signal.
-    if ((req.clientGone ?? req.signal?.aborted) !== true) {
-      // Fast path: a free slot is taken synchronously (no release closure), so admitFast returns
-      // the admission itself; release() hands the compartment back.
-      const c = bh.tryEnter(key);
-      if (c !== undefined) {
-        a.compartment = c;
-        a.enteredAt = Date.now();
-        return a;
-      }
+    // A free slot is taken synchronously, so admit returns the admission itself.
+    const slot = bh.tryAcquire(key);
+    if (slot !== undefined) {
+      a.slot = slot;
+      return a;
     }
     // It must queue (or be rejected). The queue place is given up when the client leaves
-    // (req.signal) or the deadline fires (the admission's signal, created only when there is a
-    // deadline: nobody can call abort() before admit returns).
-    const client = req.signal;
+    // (req.signal, read only now) or the deadline fires (the admission's signal, created only when
+    // there is a deadline: nobody can read it before admit returns).
+    const client = a.req.signal;
     const deadlineSignal = a.context.deadline === undefined ? undefined : a.signal;
     const signal =
       client === undefined
@@ -214,45 +195,50 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   }
 
   /**
+   * Validates route protection once, when an adapter wraps a handler (start-up): an unknown policy
+   * name (with a did-you-mean), a bad timeout or a bad option throws here, not at the first request.
+   */
+  route(protection: RouteProtection): ProtectedRoute {
+    return new Route(protection, this.policies);
+  }
+
+  /**
    * Runs a route handler under its protection. Order, outermost first: route timeout → policy →
    * handler. The handler's signal aborts on client disconnect, deadline and route timeout; when
    * the route timeout fires, the request's own signal aborts too (the request is over).
    */
   protect<T>(
     admission: Admission,
-    protection: RouteProtection,
+    route: ProtectedRoute,
     handler: (signal: AbortSignal) => Promise<T> | T,
   ): Promise<T> {
-    if (getContext() !== admission.context) {
-      return runWithContext(admission.context, () => this.protect(admission, protection, handler));
-    }
+    // The protocol: admissions come from this engine's admit, routes from its route().
+    const a = admission as HttpAdmission;
+    const r = route as Route;
+    if (getContext() !== a.context) return runWithContext(a.context, () => this.protect(a, r, handler));
     let policy: Policy | undefined;
-    let route: TimeoutPolicy | undefined;
     try {
-      policy = this.policyOf(protection?.policy);
-      route = protection?.timeout === undefined ? undefined : this.timeoutOf(protection.timeout);
+      policy = r.policy();
     } catch (e) {
       return Promise.reject(e);
     }
-    const signal = admission.signal;
+    const signal = a.signal;
     const options: ExecuteOptions = {
       signal,
-      key: admission instanceof HttpAdmission ? admission.key : undefined,
-      deadline: admission.context.deadline,
-      cacheKey: protection.cacheKey?.(admission instanceof HttpAdmission ? admission.req : undefined),
+      key: a.key,
+      deadline: a.context.deadline,
+      cacheKey: r.cacheKey?.(a.req),
     };
     // The bulkhead slot is held until the handler itself settles, even when a route timeout has
     // already answered: a handler that ignores its signal must not let more work in.
-    if (admission instanceof HttpAdmission) handler = holding(admission, handler);
+    const held = holding(a, handler);
+    const timeout = r.timeout;
+    if (timeout === undefined) return policy === undefined ? held(signal) : policy.execute(held, options);
     const inner = policy;
     const call =
-      inner === undefined ? handler : (s: AbortSignal) => inner.execute(handler, { ...options, signal: s });
-    if (route === undefined) {
-      if (inner === undefined) return invoke(handler, signal);
-      return inner.execute(handler, options);
-    }
+      inner === undefined ? held : (s: AbortSignal) => inner.execute(held, { ...options, signal: s });
     let routeSignal: AbortSignal | undefined;
-    return route
+    return timeout
       .execute((s) => {
         routeSignal = s;
         return call(s);
@@ -260,8 +246,8 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       .catch((err: unknown) => {
         // The route timeout (not the request's own abort) ended it: end the request's signal too,
         // so work started from getContext().signal stops as well.
-        if (routeSignal?.aborted && routeSignal.reason === err && !signal.aborted)
-          abortAdmission(admission, err);
+        if (routeSignal?.aborted && routeSignal.reason === err && !signal.aborted && err instanceof Error)
+          a.abortWith(err);
         throw err;
       });
   }
@@ -296,58 +282,10 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     return { status: body.status, headers, body: req.method === 'HEAD' ? undefined : body };
   }
 
-  /** The degraded header's value for `reasons` (header-safe, joined by ', '). */
-  degradedValue(reasons: readonly string[]): string {
-    return degradedValue(reasons);
-  }
-
   /** Closes the engine's bulkhead (rejecting queued requests) and rate limiter. */
   close(): void {
     this.o.bulkhead?.close();
     this.o.rateLimit?.close();
-  }
-
-  private policyOf(p: RouteProtection['policy']): Policy | undefined {
-    if (p === undefined) return undefined;
-    if (typeof p !== 'string') {
-      if (typeof p === 'object' && p !== null && typeof p.execute === 'function') return p;
-      throw new TypeError(
-        `Expected \`protection.policy\` to be a policy name or a Policy; got ${String(p)}.`,
-      );
-    }
-    const resolve = this.o.resolvePolicy;
-    if (resolve === undefined) {
-      throw new BulwarkError('UNKNOWN_POLICY', {
-        message: `Cannot resolve policy "${p}": this engine has no registry (pass resolvePolicy, or use createBulwark).`,
-        policy: p,
-      });
-    }
-    let found: Policy | undefined;
-    try {
-      found = resolve(p);
-    } catch (e) {
-      if (isBulwarkError(e)) throw e;
-      throw new BulwarkError('UNKNOWN_POLICY', { message: `No policy named "${p}".`, policy: p, cause: e });
-    }
-    if (found === undefined || found === null || typeof found.execute !== 'function') {
-      throw new BulwarkError('UNKNOWN_POLICY', { message: `No policy named "${p}".`, policy: p });
-    }
-    return found;
-  }
-
-  private timeoutOf(value: number | string): TimeoutPolicy {
-    const ms = parseDuration(value);
-    if (ms === undefined || ms <= 0) {
-      throw new TypeError(
-        `Expected \`protection.timeout\` to be a positive number of ms or a duration like '2s'; got ${JSON.stringify(value)}.`,
-      );
-    }
-    let t = this.timeouts.get(ms);
-    if (t === undefined) {
-      t = timeout({ timeout: ms, kind: 'total', name: 'route-timeout', events: this.o.events });
-      this.timeouts.set(ms, t);
-    }
-    return t;
   }
 }
 
@@ -371,11 +309,6 @@ function boundedKey(fn: (req: InboundRequest) => string): (req: InboundRequest) 
     if (typeof k !== 'string') return routeKeyOf(req);
     return defaultKey(k);
   };
-}
-
-function abortAdmission(admission: Admission, err: unknown): void {
-  if (admission instanceof HttpAdmission && err instanceof Error) admission.abortWith(err);
-  else admission.abort(err);
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;
@@ -426,14 +359,6 @@ function holding<T>(
     p.then(done, done);
     return p;
   };
-}
-
-function invoke<T>(handler: (signal: AbortSignal) => Promise<T> | T, signal: AbortSignal): Promise<T> {
-  try {
-    return Promise.resolve(handler(signal));
-  } catch (e) {
-    return Promise.reject(e);
-  }
 }
 
 /**

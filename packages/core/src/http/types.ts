@@ -35,18 +35,12 @@ export interface InboundRequest {
    */
   setHeader?: (name: string, value: string) => void;
   /**
-   * Optional signal that aborts when the client goes away (e.g. on the request's `close` before
-   * the response finished). While the request waits in the engine's bulkhead queue it is the only
-   * way to learn of a disconnect (`Admission.abort` cannot be called before `admit` returns), so a
-   * request whose client left gives up its queue place at once instead of holding it until its
-   * deadline or queue timeout. Adapters should pass it when they can; it is never required.
+   * The one client-gone signal: aborts when the client goes away (the response closed before it
+   * finished). The engine reads it only when it needs it (to give up a queue place, or to abort
+   * the admission's signal once someone reads that), so an adapter may create it lazily in a
+   * getter ({@link AdapterRequest} does). Never required.
    */
-  signal?: AbortSignal;
-  /**
-   * True once the client has left. Read instead of `signal` on the fast path, so an adapter can
-   * create its signal lazily (only when a request must queue).
-   */
-  readonly clientGone?: boolean;
+  readonly signal?: AbortSignal;
 }
 
 export type { ProblemDetails, ProblemErrorEntry } from '../errors/problem-details.js';
@@ -65,16 +59,12 @@ export interface OutboundResponse {
 export interface Admission {
   /** The request context; run the rest of the request inside it with {@link HttpEngineLike.run}. */
   readonly context: RequestContext;
-  /** Headers to set on the response whatever happens (correlation ID, RateLimit...). */
-  readonly headers: Readonly<Record<string, string>>;
-  /** The same headers as flat name/value pairs (`[name, value, name, value, ...]`); cheaper to write. */
-  readonly headerList?: readonly string[];
+  /** Headers to set on every response to this request (correlation ID, RateLimit...), as flat pairs `[name, value, name, value, ...]`; write them with `writeAdmissionHeaders`. */
+  readonly headers: readonly string[];
   /** When set, write it and do not call the handler. */
   readonly rejection?: OutboundResponse;
-  /** Aborted on client disconnect ({@link Admission.abort}), on the deadline, or on a route timeout. */
+  /** Aborted when the client leaves (the request's `signal`), on the deadline, or on a route timeout. */
   readonly signal: AbortSignal;
-  /** Adapters call this when the client disconnected before the response finished. */
-  abort(reason?: unknown): void;
   /** Frees what admission holds (bulkhead slot, deadline timer). Call once the response finished or closed; idempotent. */
   release(): void;
 }
@@ -93,32 +83,37 @@ export interface RouteProtection {
   cacheKey?: (req: InboundRequest | undefined) => string | undefined;
 }
 
-/** The engine surface adapters use. */
+/**
+ * The engine surface adapters use, per request: `admit(req)` (an admission, or a promise of one
+ * only when the request had to wait) → write `admission.headers` → if `admission.rejection`,
+ * write it and stop → otherwise `run(admission, next)` → on error write
+ * `toResponse(err, req, admission.context)` → when the response closes, abort `req.signal` if it
+ * did not finish, then `release()`.
+ */
 export interface HttpEngineLike {
-  /** Sets up the context and admits or rejects a request. */
-  admit(req: InboundRequest): Promise<Admission>;
-  /**
-   * Same as `admit`, but returns the admission directly when nothing had to wait (no bulkhead,
-   * bulkhead slot free or no bulkhead, no rate-limit store), saving a microtask; a promise only when
-   * the request must queue: `const a = engine.admitFast(req); const admission = a instanceof Promise ? await a : a;`
-   */
-  admitFast?(req: InboundRequest): Admission | Promise<Admission>;
+  /** Sets up the context and admits or rejects a request; a promise only when a step had to wait (a bulkhead queue, a rate-limit store). */
+  admit(req: InboundRequest): Admission | Promise<Admission>;
   /** Runs `fn` inside the admission's request context (AsyncLocalStorage). */
   run<T>(admission: Admission, fn: () => T): T;
-  /** Runs a route handler under route protection; rejects with a BulwarkError on timeout etc. */
+  /**
+   * Validates route protection once, when the adapter wraps a handler (at start-up): an unknown
+   * policy name or a bad option throws here, not at the first request.
+   */
+  route(protection: RouteProtection): ProtectedRoute;
+  /** Runs a route handler under a route made by {@link HttpEngineLike.route}; rejects with a BulwarkError on timeout etc. The admission must come from this engine's `admit`. */
   protect<T>(
     admission: Admission,
-    protection: RouteProtection,
+    route: ProtectedRoute,
     handler: (signal: AbortSignal) => Promise<T> | T,
   ): Promise<T>;
-  /** Turns any error into a problem response (status, headers, body). */
+  /** Turns any error into a problem response (status, headers, body); reports an unknown (5xx) error once through `http.onError`. */
   toResponse(error: unknown, req: InboundRequest, context?: RequestContext): OutboundResponse;
-  /** Name of the header that marks a degraded answer. */
-  readonly degradedHeader: string;
-  /** Value of the degraded header for `reasons` (header-safe, joined by ', '). */
-  degradedValue?(reasons: readonly string[]): string;
-  /** Name of the correlation ID response header. */
-  readonly correlationHeader: string;
+}
+
+/** Route protection validated by {@link HttpEngineLike.route}; opaque to adapters. */
+export interface ProtectedRoute {
+  /** The registry name of the route's policy, if it has one (a named policy, or the inline one once defined). */
+  readonly policyName: string | undefined;
 }
 
 /** Options of the HTTP engine (the `http` section of the Bulwark config). */

@@ -3,10 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BulwarkError, InvalidConfigError } from '../errors/bulwark-error.js';
+import type { HttpEngine } from '../http/engine.js';
+import type { Admission, RouteProtection } from '../http/types.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import { EventStream } from '../telemetry/events.js';
 import { type Bulwark, createBulwark } from './bulwark.js';
 import type { BulwarkConfig } from './config.js';
+
+/** Routes `protection` (as an adapter does at start-up), then protects `handler` under it. */
+function protectOn<T>(
+  engine: HttpEngine,
+  admission: Admission,
+  protection: RouteProtection,
+  handler: (signal: AbortSignal) => Promise<T> | T,
+): Promise<T> {
+  return engine.protect(admission, engine.route(protection), handler);
+}
 
 const none = { env: false, file: false } as const;
 const opened: Bulwark[] = [];
@@ -294,7 +306,7 @@ describe('createBulwark: store, http and close', () => {
     expect(b.http).toBe(engine);
     expect(engine.degradedHeader).toBe('x-degraded');
     const admission = await engine.admit({ method: 'GET', path: '/x', headers: {} });
-    const result = await engine.protect(admission, { policy: 'api' }, async () => {
+    const result = await protectOn(engine, admission, { policy: 'api' }, async () => {
       throw new Error('down');
     });
     expect(result).toBe('fb');

@@ -94,6 +94,7 @@ export type { BackoffConfig, CustomBackoff, RandomFn } from './policies/backoff.
 export { type BulkheadPolicy, type BulkheadStats, bulkhead } from './policies/bulkhead.js';
 export {
   type CircuitBreakerPolicy,
+  type CircuitSnapshot,
   type CircuitState,
   type CircuitStats,
   circuitBreaker,

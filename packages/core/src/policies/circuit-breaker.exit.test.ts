@@ -1,6 +1,6 @@
 /**
- * Proves that breakers (shared bucket clock, opossum's reset timers) never keep the process alive.
- * The source is bundled with esbuild into one self-contained CJS file (opossum included), since
+ * Proves that breakers never keep the process alive (they hold no timer at all: open, closed or
+ * half-open). The source is bundled with esbuild into one self-contained CJS file, since
  * Node cannot run our `.ts` sources that import `./x.js` without a loader; a child process then
  * uses it without calling close() and must exit by itself.
  */
@@ -25,6 +25,8 @@ const { circuitBreaker } = require('./breaker.cjs');
   await c.execute(async () => 'ok');
   c.forceOpen('x');
   if (b.state('bad') !== 'open') throw new Error('expected an open breaker, got ' + b.state('bad'));
+  const handles = process.getActiveResourcesInfo().filter((r) => r === 'Timeout');
+  if (handles.length !== 0) throw new Error('expected no timer, got ' + handles.length);
   console.log('ready');
 })();
 `;

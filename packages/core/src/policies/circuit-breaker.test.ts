@@ -1,11 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runWithContext } from '../context/context.js';
-import { CancelledError, isCircuitOpenError } from '../errors/bulwark-error.js';
-import type { Store } from '../stores/store.js';
+import { CancelledError, isCancelledError, isCircuitOpenError } from '../errors/bulwark-error.js';
 import { type BulwarkEvent, EventStream } from '../telemetry/events.js';
-import { activeClocks } from './breaker/clock.js';
+import type { CircuitBreakerOptions } from './breaker/options.js';
 import { type CircuitBreakerPolicy, circuitBreaker, defaultIsFailure } from './circuit-breaker.js';
-import type { CircuitBreakerOptions } from './options.js';
 
 const boom = () => {
   throw new Error('boom');
@@ -27,6 +25,9 @@ function make(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
 async function fail(b: CircuitBreakerPolicy, key?: string, error: () => unknown = boom): Promise<void> {
   await expect(b.execute(error as () => never, { key })).rejects.not.toSatisfy(isCircuitOpenError);
 }
+async function ok(b: CircuitBreakerPolicy, key?: string): Promise<void> {
+  await expect(b.execute(() => 'ok', { key })).resolves.toBe('ok');
+}
 async function openIt(b: CircuitBreakerPolicy, key?: string): Promise<void> {
   for (let i = 0; i < 4; i++) await fail(b, key);
   expect(b.state(key)).toBe('open');
@@ -40,6 +41,12 @@ function deferred<T>() {
   });
   return { promise, resolve, reject };
 }
+function recorder(): { events: EventStream; seen: BulwarkEvent[] } {
+  const events = new EventStream();
+  const seen: BulwarkEvent[] = [];
+  events.onAny((e) => seen.push(e));
+  return { events, seen };
+}
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -50,7 +57,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('circuitBreaker thresholds', () => {
+describe('error-rate threshold', () => {
   it('stays closed before the minimum volume, opens once volume and threshold are reached', async () => {
     const b = make();
     for (let i = 0; i < 3; i++) await fail(b);
@@ -60,23 +67,53 @@ describe('circuitBreaker thresholds', () => {
     expect(b.state()).toBe('open');
   });
 
-  it('does not open while the error rate is at or below the threshold', async () => {
-    const b = make({ errorThresholdPercentage: 50 });
-    for (let i = 0; i < 5; i++) {
-      await b.execute(() => 1);
-      await fail(b);
+  it('opens when the error rate reaches the threshold (>=), not below it', async () => {
+    const below = make({ errorThresholdPercentage: 60 });
+    const at = make({ errorThresholdPercentage: 50 });
+    for (const b of [below, at]) {
+      for (let i = 0; i < 2; i++) {
+        await ok(b);
+        await fail(b);
+      }
     }
-    expect(b.state()).toBe('closed');
-    expect(b.stats().errorRate).toBe(50);
+    expect(below.state()).toBe('closed');
+    expect(below.stats().errorRate).toBe(50);
+    expect(at.state()).toBe('open');
   });
 
-  it('forgets failures that rolled out of the window (shared clock rotates)', async () => {
+  it('errorThresholdPercentage 100 opens when every call fails, and only then', async () => {
+    const b = make({ errorThresholdPercentage: 100 });
+    await ok(b);
+    for (let i = 0; i < 5; i++) await fail(b);
+    expect(b.state()).toBe('closed');
+    const all = make({ errorThresholdPercentage: 100 });
+    await openIt(all);
+  });
+
+  it('forgets failures that rolled out of the window, lazily and without a timer', async () => {
     const b = make({ window: 1000, buckets: 10, volumeThreshold: 2 });
     await fail(b);
+    expect(vi.getTimerCount()).toBe(0);
     vi.advanceTimersByTime(1100);
     expect(b.stats().calls).toBe(0);
     await fail(b);
     expect(b.state()).toBe('closed');
+    vi.advanceTimersByTime(500);
+    await fail(b);
+    expect(b.state()).toBe('open');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('a bucket that rolls out takes only its own calls with it', async () => {
+    const b = make({ window: 1000, buckets: 4, volumeThreshold: 100 });
+    await ok(b);
+    vi.advanceTimersByTime(250);
+    await fail(b);
+    await fail(b);
+    vi.advanceTimersByTime(750);
+    expect(b.stats()).toMatchObject({ calls: 2, failures: 2 });
+    vi.advanceTimersByTime(250);
+    expect(b.stats()).toMatchObject({ calls: 0, failures: 0 });
   });
 
   it('fails fast with CircuitOpenError carrying retryAfterMs, policy and key', async () => {
@@ -94,6 +131,131 @@ describe('circuitBreaker thresholds', () => {
   });
 });
 
+describe('consecutive failures', () => {
+  it('opens after failureThreshold consecutive failures (rate threshold off unless asked for)', async () => {
+    const { events, seen } = recorder();
+    const b = make({ failureThreshold: 3, volumeThreshold: 1, events });
+    await fail(b);
+    await fail(b);
+    expect(b.state()).toBe('closed');
+    await fail(b);
+    expect(b.state()).toBe('open');
+    expect(seen[0]).toMatchObject({
+      type: 'breaker.opened',
+      reason: 'threshold',
+      threshold: 'consecutive-failures',
+    });
+  });
+
+  it('a success resets the count', async () => {
+    const b = make({ failureThreshold: 3, volumeThreshold: 1 });
+    for (let i = 0; i < 10; i++) {
+      await fail(b);
+      await fail(b);
+      await ok(b);
+    }
+    expect(b.state()).toBe('closed');
+    expect(b.stats().consecutiveFailures).toBe(0);
+    await fail(b);
+    expect(b.stats().consecutiveFailures).toBe(1);
+  });
+
+  it('combines with the error rate when both are set', async () => {
+    const b = make({ failureThreshold: 5, errorThresholdPercentage: 50, volumeThreshold: 4 });
+    await ok(b);
+    await fail(b);
+    await ok(b);
+    await fail(b);
+    expect(b.state()).toBe('open');
+  });
+
+  it('expresses "5 failures, 60 s reset, 2 half-open calls"', async () => {
+    const b = make({ failureThreshold: 5, resetTimeout: '60s', halfOpenProbes: 2 });
+    for (let i = 0; i < 5; i++) await fail(b);
+    expect(b.state()).toBe('open');
+    vi.advanceTimersByTime(59_999);
+    expect(b.state()).toBe('open');
+    vi.advanceTimersByTime(1);
+    const d = deferred<string>();
+    const p1 = b.execute(() => d.promise);
+    const p2 = b.execute(() => d.promise);
+    await expect(b.execute(() => 'third')).rejects.toSatisfy(isCircuitOpenError);
+    d.resolve('up');
+    await Promise.all([p1, p2]);
+    expect(b.state()).toBe('closed');
+  });
+});
+
+describe('slow calls', () => {
+  const slowCall =
+    (ms: number, fails = false) =>
+    () =>
+      new Promise<string>((res, rej) =>
+        setTimeout(() => (fails ? rej(new Error('slow boom')) : res('late')), ms),
+      );
+
+  it('opens when the slow-call rate reaches slowCallRateThreshold (resilience4j semantics)', async () => {
+    const { events, seen } = recorder();
+    const b = make({ slowCallDuration: '100ms', slowCallRateThreshold: 50, volumeThreshold: 4, events });
+    for (const ms of [10, 150, 10]) {
+      const p = b.execute(slowCall(ms));
+      await vi.advanceTimersByTimeAsync(ms);
+      await p;
+    }
+    expect(b.stats()).toMatchObject({ calls: 3, slowCalls: 1, failures: 0 });
+    // exactly slowCallDuration is not slow
+    let p = b.execute(slowCall(100));
+    await vi.advanceTimersByTimeAsync(100);
+    await p;
+    expect(b.state()).toBe('closed');
+    p = b.execute(slowCall(101));
+    await vi.advanceTimersByTimeAsync(101);
+    await p;
+    expect(b.stats().slowCalls).toBe(2);
+    expect(b.state()).toBe('closed');
+    p = b.execute(slowCall(200));
+    await vi.advanceTimersByTimeAsync(200);
+    await p;
+    expect(b.state()).toBe('open');
+    expect(seen.find((e) => e.type === 'breaker.opened')).toMatchObject({ threshold: 'slow-call-rate' });
+  });
+
+  it('works alone with errorThresholdPercentage: false, and a slow failure counts as both', async () => {
+    const b = make({ errorThresholdPercentage: false, slowCallDuration: 50, volumeThreshold: 2 });
+    for (let i = 0; i < 4; i++) await fail(b);
+    expect(b.state()).toBe('closed');
+    const p = b.execute(slowCall(60, true)).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(60);
+    await p;
+    expect(b.stats()).toMatchObject({ slowCalls: 1, failures: 5 });
+    expect(b.state()).toBe('closed');
+    const q = b.execute(slowCall(60));
+    await vi.advanceTimersByTimeAsync(60);
+    await q;
+    expect(b.state()).toBe('closed');
+    const all = make({ errorThresholdPercentage: false, slowCallDuration: 50, volumeThreshold: 2 });
+    for (let i = 0; i < 2; i++) {
+      const s = all.execute(slowCall(51));
+      await vi.advanceTimersByTimeAsync(51);
+      await s;
+    }
+    expect(all.state()).toBe('open');
+  });
+
+  it('a slow probe counts as a failed probe', async () => {
+    const b = make({ slowCallDuration: 50, volumeThreshold: 1, errorThresholdPercentage: false });
+    const s = b.execute(slowCall(80));
+    await vi.advanceTimersByTimeAsync(80);
+    await s;
+    expect(b.state()).toBe('open');
+    vi.advanceTimersByTime(1000);
+    const probe = b.execute(slowCall(80));
+    await vi.advanceTimersByTimeAsync(80);
+    await probe;
+    expect(b.state()).toBe('open');
+  });
+});
+
 describe('half-open', () => {
   it('goes half-open after resetTimeout and admits exactly halfOpenProbes concurrent probes', async () => {
     const b = make({ halfOpenProbes: 2 });
@@ -108,6 +270,7 @@ describe('half-open', () => {
     const p2 = b.execute(fn);
     const err = await b.execute(fn).catch((e: unknown) => e);
     expect(isCircuitOpenError(err)).toBe(true);
+    expect(err).toMatchObject({ retryAfterMs: 0 });
     expect(fn).toHaveBeenCalledTimes(2);
     d.resolve('ok');
     await expect(Promise.all([p1, p2])).resolves.toEqual(['ok', 'ok']);
@@ -124,15 +287,31 @@ describe('half-open', () => {
     expect(b.state()).toBe('closed');
   });
 
-  it('reopens on a probe failure and restarts the reset timeout', async () => {
-    const b = make();
+  it('needs successThreshold probe successes to close', async () => {
+    const b = make({ successThreshold: 3 });
     await openIt(b);
     vi.advanceTimersByTime(1000);
+    await ok(b);
+    await ok(b);
+    expect(b.state()).toBe('half-open');
+    await ok(b);
+    expect(b.state()).toBe('closed');
+  });
+
+  it('reopens on a probe failure and restarts the reset timeout', async () => {
+    const { events, seen } = recorder();
+    const b = make({ successThreshold: 2, events });
+    await openIt(b);
+    vi.advanceTimersByTime(1000);
+    await ok(b);
     await fail(b);
     expect(b.state()).toBe('open');
+    expect(seen.at(-1)).toMatchObject({ type: 'breaker.opened', threshold: 'half-open-probe' });
     const err = await b.execute(() => 1).catch((e: unknown) => e);
     expect(err).toMatchObject({ retryAfterMs: 1000 });
     vi.advanceTimersByTime(1000);
+    expect(b.state()).toBe('half-open');
+    await ok(b);
     expect(b.state()).toBe('half-open');
   });
 
@@ -147,100 +326,49 @@ describe('half-open', () => {
     await expect(b.execute(() => 2)).resolves.toBe(2);
     expect(b.state()).toBe('closed');
   });
+
+  it('probes that never report are abandoned after resetTimeout', async () => {
+    const b = make();
+    await openIt(b);
+    vi.advanceTimersByTime(1000);
+    const hung = deferred<string>();
+    const first = b.execute(() => hung.promise);
+    await expect(b.execute(() => 1)).rejects.toSatisfy(isCircuitOpenError);
+    vi.advanceTimersByTime(1000);
+    await ok(b);
+    expect(b.state()).toBe('closed');
+    hung.reject(new Error('late'));
+    await expect(first).rejects.toThrow('late');
+    expect(b.state()).toBe('closed');
+    expect(b.stats().failures).toBe(0);
+  });
+
+  it('ignores the late outcome of a call started before the breaker opened', async () => {
+    const b = make({ volumeThreshold: 1 });
+    const late = deferred<string>();
+    const p = b.execute(() => late.promise);
+    await fail(b);
+    expect(b.state()).toBe('open');
+    vi.advanceTimersByTime(1000);
+    late.resolve('late');
+    await p;
+    expect(b.state()).toBe('half-open');
+  });
 });
 
-describe('overrides', () => {
-  it('forceOpen(key) rejects that key with retryAfterMs = resetTimeout, reset() restores it', async () => {
-    const b = make();
-    b.forceOpen('a');
-    expect(b.override('a')).toBe('force-open');
-    expect(b.override()).toBe('none');
-    expect(b.state('a')).toBe('open');
-    await expect(b.execute(() => 1, { key: 'a' })).rejects.toMatchObject({
-      code: 'CIRCUIT_OPEN',
-      retryAfterMs: 1000,
-    });
-    await expect(b.execute(() => 1, { key: 'b' })).resolves.toBe(1);
-    b.reset('a');
-    expect(b.override('a')).toBe('none');
-    await expect(b.execute(() => 1, { key: 'a' })).resolves.toBe(1);
-  });
-
-  it('keeps at most maxKeys per-key overrides (the oldest goes first)', () => {
-    const b = make({ maxKeys: 3 });
-    for (const k of ['a', 'b', 'c', 'd']) b.forceOpen(k);
-    expect(b.override('a')).toBe('none');
-    expect(['b', 'c', 'd'].map((k) => b.override(k))).toEqual(['force-open', 'force-open', 'force-open']);
-  });
-
-  it('forceOpen() applies to every key, forceClose(key) exempts one', async () => {
-    const b = make();
+describe('cancellation', () => {
+  it('rejects a call with an already-aborted signal as cancelled, before counting it', async () => {
+    const b = make({ volumeThreshold: 1 });
+    const ac = new AbortController();
+    ac.abort();
+    const fn = vi.fn(() => 1);
+    const err = await b.execute(fn, { signal: ac.signal }).catch((e: unknown) => e);
+    expect(isCancelledError(err)).toBe(true);
+    expect(fn).not.toHaveBeenCalled();
+    expect(b.stats().calls).toBe(0);
     b.forceOpen();
-    b.forceClose('x');
-    await expect(b.execute(() => 1, { key: 'y' })).rejects.toSatisfy(isCircuitOpenError);
-    await expect(b.execute(() => 1, { key: 'x' })).resolves.toBe(1);
-    b.reset();
-    expect(b.override('y')).toBe('none');
-    await expect(b.execute(() => 1, { key: 'y' })).resolves.toBe(1);
-  });
-
-  it('forceClose never opens but still records', async () => {
-    const b = make();
-    await openIt(b);
-    b.forceClose();
-    expect(b.state()).toBe('closed');
-    for (let i = 0; i < 10; i++) await fail(b);
-    expect(b.state()).toBe('closed');
-    expect(b.stats().failures).toBe(10);
-  });
-
-  it('disable passes calls through and records nothing', async () => {
-    const b = make();
-    await openIt(b);
-    b.disable();
-    expect(b.state()).toBe('closed');
-    await expect(b.execute(() => 'through')).resolves.toBe('through');
-    for (let i = 0; i < 5; i++) await fail(b);
-    expect(b.stats().calls).toBe(4);
-  });
-
-  it('metricsOnly opens and emits but never rejects', async () => {
-    const events = new EventStream();
-    const seen: string[] = [];
-    events.onAny((e) => seen.push(e.type));
-    const b = make({ events });
-    b.metricsOnly('m');
-    await openIt(b, 'm');
-    expect(seen).toContain('breaker.opened');
-    await expect(b.execute(() => 'still', { key: 'm' })).resolves.toBe('still');
-    expect(seen).not.toContain('breaker.rejected');
-    expect(b.stats('m').calls).toBe(5);
-  });
-});
-
-describe('keys', () => {
-  it('isolates keys and bounds them with an LRU that shuts evicted breakers down', async () => {
-    const b = make({ maxKeys: 2 });
-    await openIt(b, 'a');
-    await expect(b.execute(() => 1, { key: 'b' })).resolves.toBe(1);
-    expect(b.state('b')).toBe('closed');
-    await b.execute(() => 1, { key: 'c' });
-    expect(b.state('a')).toBe('closed');
-    expect(b.stats('a').calls).toBe(0);
-    await expect(b.execute(() => 1, { key: 'a' })).resolves.toBe(1);
-  });
-
-  it('uses one shared clock and stops it on close()', async () => {
-    const before = activeClocks();
-    const b = make();
-    const c = make({ name: 'other' });
-    for (let i = 0; i < 50; i++) await b.execute(() => i, { key: `k${i}` });
-    await c.execute(() => 1);
-    expect(activeClocks()).toBe(before + 1);
-    b.close();
-    expect(activeClocks()).toBe(before + 1);
-    c.close();
-    expect(activeClocks()).toBe(before);
+    await expect(b.execute(fn, { signal: ac.signal })).rejects.toSatisfy(isCancelledError);
+    expect(b.stats().rejects).toBe(0);
   });
 });
 
@@ -271,20 +399,28 @@ describe('classification', () => {
     await expect(b.execute(async () => undefined)).resolves.toBeUndefined();
     expect(b.stats()).toMatchObject({ successes: 6, failures: 0 });
     expect(b.state()).toBe('closed');
+    await expect(b.execute(boom)).rejects.toThrow('boom');
+    expect(b.stats()).toMatchObject({ calls: 7, failures: 1 });
   });
 
-  it('uses a custom isFailure', async () => {
-    const b = make({ isFailure: () => false });
+  it('uses `handles` (and the deprecated isFailure); a throwing predicate counts as a failure', async () => {
+    const b = make({ handles: () => false });
     for (let i = 0; i < 6; i++) await fail(b);
     expect(b.state()).toBe('closed');
+    const c = make({ isFailure: (e) => (e as Error).message === 'boom' });
+    await openIt(c);
+    const d = make({
+      handles: () => {
+        throw new Error('bad predicate');
+      },
+    });
+    await openIt(d);
   });
 });
 
 describe('events', () => {
   it('emits opened, rejected, half-open and closed with policy, key and correlationId', async () => {
-    const events = new EventStream();
-    const seen: BulwarkEvent[] = [];
-    events.onAny((e) => seen.push(e));
+    const { events, seen } = recorder();
     const b = make({ events });
     const ctx = {
       correlationId: 'corr-1',
@@ -308,15 +444,14 @@ describe('events', () => {
       correlationId: 'corr-1',
       failures: 4,
       errorRate: 100,
+      threshold: 'error-rate',
     });
     expect(seen[1]).toMatchObject({ retryAfterMs: 1000, correlationId: 'corr-1' });
     expect(seen[3]).toMatchObject({ reason: 'probe-succeeded', key: 'k' });
   });
 
   it('emits forced transitions', async () => {
-    const events = new EventStream();
-    const seen: BulwarkEvent[] = [];
-    events.onAny((e) => seen.push(e));
+    const { events, seen } = recorder();
     const b = make({ events });
     b.forceOpen('k');
     b.forceOpen('k');
@@ -325,39 +460,5 @@ describe('events', () => {
       { type: 'breaker.opened', reason: 'forced', key: 'k' },
       { type: 'breaker.closed', reason: 'reset', key: 'k' },
     ]);
-  });
-});
-
-describe('options and store', () => {
-  it('never mutates the caller options and validates them', () => {
-    const options = Object.freeze({ resetTimeout: '2s', window: 5000, buckets: 5 });
-    expect(() => make(options)).not.toThrow();
-    expect(() => circuitBreaker({ halfOpenProbes: 0 })).toThrow(/halfOpenProbes/);
-    expect(() => circuitBreaker({ errorThresholdPercentage: 120 })).toThrow(/errorThresholdPercentage/);
-    expect(() => circuitBreaker({ window: 5, buckets: 10 })).toThrow(/window/);
-  });
-
-  it('shares overrides with other replicas through the store', async () => {
-    const subs = new Map<string, Set<(m: string) => void>>();
-    const store = {
-      publish: async (ch: string, m: string) => {
-        for (const l of subs.get(ch) ?? []) l(m);
-      },
-      subscribe: async (ch: string, l: (m: string) => void) => {
-        const set = subs.get(ch) ?? new Set();
-        subs.set(ch, set);
-        set.add(l);
-        return { dispose: () => set.delete(l) };
-      },
-    } as unknown as Store;
-    const r1 = make({ store });
-    const r2 = make({ store });
-    await Promise.resolve();
-    r1.forceOpen('payments');
-    await Promise.resolve();
-    expect(r2.override('payments')).toBe('force-open');
-    r2.reset();
-    await Promise.resolve();
-    expect(r1.override('payments')).toBe('none');
   });
 });

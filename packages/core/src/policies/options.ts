@@ -47,30 +47,7 @@ export interface RetryOptions extends CommonPolicyOptions {
   retryNonIdempotent?: boolean;
 }
 
-/** Manual breaker override. */
-export type BreakerOverride = 'none' | 'force-open' | 'force-closed' | 'disabled' | 'metrics-only';
-
-/** Circuit breaker options. */
-export interface CircuitBreakerOptions extends CommonPolicyOptions {
-  /** Error percentage (0–100) over the window that opens the breaker. Default 50. */
-  errorThresholdPercentage?: number;
-  /** Rolling window length. Default 10s. */
-  window?: Duration;
-  /** Buckets in the window. Default 10. */
-  buckets?: number;
-  /** Minimum calls in the window before it can open. Default 10. */
-  volumeThreshold?: number;
-  /** Time open before a half-open probe. Default 30s. */
-  resetTimeout?: Duration;
-  /** Concurrent probes allowed while half-open. Default 1. */
-  halfOpenProbes?: number;
-  /** Which errors count as failures. Default: everything except cancellations and client (4xx) errors. */
-  isFailure?: (error: unknown) => boolean;
-  /** Keyed breakers kept at most (LRU). Default 1000. */
-  maxKeys?: number;
-  /** Shares state with other replicas. */
-  store?: Store;
-}
+export type { BreakerOverride, CircuitBreakerOptions } from './breaker/options.js';
 
 /** Timeout options. */
 export interface TimeoutOptions extends CommonPolicyOptions {

@@ -4,6 +4,7 @@
  * {@link InvalidConfigError}.
  */
 import { type ConfigIssue, InvalidConfigError } from '../errors/bulwark-error.js';
+import { checkCircuitBreakerOptions } from '../policies/breaker/options.js';
 import { parseDuration } from '../util/duration.js';
 import {
   arrayOf,
@@ -19,7 +20,6 @@ import {
   nonNegInt,
   numberIn,
   oneOf,
-  percentage,
   positiveInt,
   shape,
   text,
@@ -69,18 +69,6 @@ const retryFields = {
   retryNonIdempotent: boolean,
 };
 
-const breakerFields = {
-  errorThresholdPercentage: percentage,
-  window: duration(true),
-  buckets: positiveInt,
-  volumeThreshold: nonNegInt,
-  resetTimeout: duration(true),
-  halfOpenProbes: positiveInt,
-  isFailure: func,
-  maxKeys: positiveInt,
-  store,
-};
-
 const bulkheadFields = {
   maxConcurrent: positiveInt,
   maxQueue: nonNegInt,
@@ -110,7 +98,16 @@ const fallbackCheck: Check = (v, p, out) => {
     out.add(p, 'a `fallback`, a `value` or `staleIfError`', v, 'say what to answer when the call fails');
 };
 
-const breakerCheck = either((v) => typeof v === 'boolean', boolean, section(breakerFields));
+/** The breaker's own check (policies/breaker/options.ts); `name` and `events` are reserved here. */
+const breakerSection: Check = (v, p, out) => {
+  if (!isPlainObject(v)) return checkCircuitBreakerOptions(v, p, out);
+  const { name, events, ...rest } = v;
+  const reserved = Object.fromEntries(Object.entries({ name, events }).filter(([, x]) => x !== undefined));
+  shape({}, { reserved: SECTION_RESERVED })(reserved, p, out);
+  checkCircuitBreakerOptions(rest, p, out);
+};
+
+const breakerCheck = either((v) => typeof v === 'boolean', boolean, breakerSection);
 
 const policyShape = shape(
   {

@@ -15,7 +15,14 @@ interface Base {
 
 /** Every event the engine emits, discriminated by `type`. */
 export type BulwarkEvent =
-  | (Base & { type: 'breaker.opened'; failures: number; errorRate: number; reason?: 'threshold' | 'forced' })
+  | (Base & {
+      type: 'breaker.opened';
+      failures: number;
+      errorRate: number;
+      reason?: 'threshold' | 'forced';
+      /** Which threshold opened it (when `reason` is 'threshold'). */
+      threshold?: 'error-rate' | 'consecutive-failures' | 'slow-call-rate' | 'half-open-probe';
+    })
   | (Base & { type: 'breaker.half-open' })
   | (Base & { type: 'breaker.closed'; reason?: 'probe-succeeded' | 'forced' | 'reset' })
   | (Base & { type: 'breaker.rejected'; retryAfterMs: number })

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Store } from '../../stores/store.js';
 import type { Disposable } from '../../types.js';
-import type { BreakerOverride } from '../options.js';
+import type { BreakerOverride } from './options.js';
 
 /** A message on a breaker's channel. */
 export type BreakerMessage =

@@ -3,7 +3,8 @@
  * registry for `circuitBreaker` sections) and one resolver that defaults and normalises them
  * (used by `circuitBreaker()`). The caller's object is read, never changed.
  */
-import { InvalidConfigError, isBulwarkError } from '../../errors/bulwark-error.js';
+import { InvalidConfigError } from '../../errors/bulwark-error.js';
+import { countsAsFailure } from '../../errors/classify.js';
 import {
   type Check,
   func,
@@ -212,25 +213,11 @@ export function resolveCircuitBreakerOptions(
     resetTimeoutMs: parseDuration(o.resetTimeout ?? 30_000) as number,
     halfOpenProbes: o.halfOpenProbes ?? 1,
     successThreshold: o.successThreshold ?? 1,
-    handles: o.handles ?? o.isFailure ?? defaultIsFailure,
+    handles: o.handles ?? o.isFailure ?? countsAsFailure,
     maxKeys: o.maxKeys ?? 1000,
     store: o.store,
   });
 }
 
-function httpStatus(error: object): unknown {
-  const e = error as { status?: unknown; statusCode?: unknown; response?: { status?: unknown } };
-  return e.status ?? e.statusCode ?? e.response?.status;
-}
-
-/**
- * Default breaker classifier: every error counts except cancellations (a Bulwark error of category
- * 'cancelled', or an AbortError) and client errors (status/statusCode 4xx other than 408 and 429).
- */
-export function defaultIsFailure(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return true;
-  if (isBulwarkError(error) && error.category === 'cancelled') return false;
-  if ((error as { name?: unknown }).name === 'AbortError') return false;
-  const status = httpStatus(error);
-  return !(typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429);
-}
+/** @deprecated The breaker's default classifier is `countsAsFailure` (errors/classify.ts); use that. */
+export const defaultIsFailure: (error: unknown) => boolean = countsAsFailure;

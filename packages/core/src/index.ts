@@ -38,7 +38,8 @@ export {
   type TraceContext,
   timeLeft,
 } from './context/context.js';
-export { newCorrelationId } from './context/correlation.js';
+export { type CorrelationIdGenerator, newCorrelationId } from './context/correlation.js';
+export { type RunWithCorrelationOptions, runWithCorrelation } from './context/job.js';
 export {
   childTraceparent,
   formatTraceparent,

@@ -39,3 +39,6 @@ export function correlationFromHeaders(
   }
   return undefined;
 }
+
+/** Makes a correlation ID for a request that brought none (e.g. a ULID, or `svc-<uuid>`). */
+export type CorrelationIdGenerator = () => string;

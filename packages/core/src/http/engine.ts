@@ -3,7 +3,7 @@
  * admission, shedding, error answers) is made here; adapters only translate.
  */
 import { getContext, type RequestContext, runWithContext } from '../context/context.js';
-import { correlationFromHeaders, newCorrelationId } from '../context/correlation.js';
+import { correlationFromHeaders } from '../context/correlation.js';
 import { formatTraceparent } from '../context/trace.js';
 import { DeadlineExceededError, isBulwarkError, RateLimitedError } from '../errors/bulwark-error.js';
 import { HTTP_ERROR_CODE, toProblem } from '../errors/problem.js';
@@ -81,7 +81,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   admit(req: InboundRequest): Admission | Promise<Admission> {
     const o = this.o;
     const reqHeaders = req.headers;
-    const correlationId = correlationFromHeaders(reqHeaders, o.correlationAccept) ?? newCorrelationId();
+    const correlationId = correlationFromHeaders(reqHeaders, o.correlationAccept) ?? o.correlationGenerate();
 
     let budget = parseDeadlineHeader(headerValue(reqHeaders, o.deadlineHeader)) ?? o.deadlineDefaultMs;
     let spent = false;
@@ -257,7 +257,9 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const o = this.o;
     const ctx = context ?? getContext();
     const correlationId =
-      ctx?.correlationId ?? correlationFromHeaders(req.headers, o.correlationAccept) ?? newCorrelationId();
+      ctx?.correlationId ??
+      correlationFromHeaders(req.headers, o.correlationAccept) ??
+      o.correlationGenerate();
     const path = typeof req.path === 'string' ? req.path.slice(0, MAX_INSTANCE) : undefined;
     const body = toProblem(error, {
       production: o.production,

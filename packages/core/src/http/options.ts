@@ -2,6 +2,8 @@
  * The HTTP engine's options, copied, defaulted and validated once. Every error is a TypeError
  * naming the key, the value received and what was expected.
  */
+
+import { checkedCorrelationGenerator } from '../context/correlation-generate.js';
 import {
   DEFAULT_CORRELATION_ACCEPT,
   DEFAULT_CORRELATION_HEADER,
@@ -35,6 +37,7 @@ export type KeyFn = (req: InboundRequest) => string;
 export interface ResolvedHttpOptions {
   correlationHeader: string;
   correlationAccept: readonly string[];
+  correlationGenerate: () => string;
   deadlineHeader: string;
   deadlineMaxMs: number | undefined;
   deadlineDefaultMs: number | undefined;
@@ -109,6 +112,7 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     }
     correlationAccept = corr.accept.map((h, i) => headerName(h, `correlation.accept[${i}]`, ''));
   }
+  const correlationGenerate = checkedCorrelationGenerator(corr.generate, 'http.correlation.generate');
 
   const dl = object(o.deadline, 'deadline') ?? {};
   const deadlineHeader = headerName(dl.header, 'deadline.header', DEFAULT_DEADLINE_HEADER);
@@ -165,6 +169,7 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
   return {
     correlationHeader,
     correlationAccept,
+    correlationGenerate,
     deadlineHeader,
     deadlineMaxMs,
     deadlineDefaultMs,

@@ -118,8 +118,8 @@ export interface ProtectedRoute {
 
 /** Options of the HTTP engine (the `http` section of the Bulwark config). */
 export interface HttpEngineOptions {
-  /** Correlation ID headers. `header` is written on responses and sent downstream (default `x-request-id`); `accept` are read in order (default `['x-request-id', 'x-correlation-id']`). */
-  correlation?: { header?: string; accept?: string[] };
+  /** Correlation ID headers. `header` is written on responses and sent downstream (default `x-request-id`); `accept` are read in order (default `['x-request-id', 'x-correlation-id']`); `generate` makes the ID of a request that brought none (default a random UUID; its IDs are validated too). */
+  correlation?: { header?: string; accept?: string[]; generate?: () => string };
   /** Inbound deadline header carrying the remaining budget in ms (default `x-deadline-ms`), the largest accepted (default none), and a default when absent (default none). */
   deadline?: { header?: string; max?: Duration; default?: Duration };
   /** Per-key rate limit applied before the handler; `key` defaults to the route key. */

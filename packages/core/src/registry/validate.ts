@@ -217,7 +217,11 @@ const httpKeyed = (fields: Record<string, Check>, required: string[] = []) =>
 
 const httpCheck = shape(
   {
-    correlation: shape({ header: headerName, accept: arrayOf(headerName, 'a list of header names') }),
+    correlation: shape({
+      header: headerName,
+      accept: arrayOf(headerName, 'a list of header names'),
+      generate: func,
+    }),
     deadline: shape({ header: headerName, max: duration(true), default: duration(true) }),
     rateLimit: httpKeyed(rateLimitFields, ['limit']),
     bulkhead: httpKeyed(bulkheadFields),

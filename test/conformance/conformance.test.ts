@@ -17,6 +17,7 @@ const APPS: Record<string, string> = {
   express: './apps/express.js',
   koa: './apps/koa.js',
   nest: './apps/nest.js',
+  'nest-fastify': './apps/nest-fastify.js',
 };
 
 async function load(path: string): Promise<AppFactory> {

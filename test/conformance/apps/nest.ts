@@ -1,11 +1,14 @@
-/** The conformance app on NestJS 12 + platform-express (routes and handler bodies as listed in ../spec.ts). */
+/**
+ * The conformance app on NestJS 12 + platform-express (routes and handler bodies as listed in
+ * ../spec.ts); `./nest-fastify.ts` runs the same app on platform-fastify.
+ */
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { BulkheadFullError, type BulwarkConfig, getContext } from '@bulwark/core';
 import { BulwarkModule, currentSignal, Timeout, UsePolicy } from '@bulwark/nestjs';
 import { Controller, Get, Module, Query } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { type AppFactory, newProbe } from '../spec.js';
+import { type AbstractHttpAdapter, NestFactory } from '@nestjs/core';
+import { type AppFactory, type ConformanceApp, newProbe } from '../spec.js';
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
 function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -27,8 +30,11 @@ function aborted(signal: AbortSignal | undefined): Promise<void> {
   );
 }
 
-/** Builds the NestJS conformance app. */
-export const createNestApp: AppFactory = async (config) => {
+/** Builds the NestJS conformance app on the given platform (platform-express when none is given). */
+export async function nestConformanceApp(
+  config: Record<string, unknown>,
+  platform?: AbstractHttpAdapter,
+): Promise<ConformanceApp> {
   const probe = newProbe();
 
   @Controller()
@@ -102,7 +108,10 @@ export const createNestApp: AppFactory = async (config) => {
   @Module({ imports: [BulwarkModule.forRoot(config as BulwarkConfig)], controllers: [ConformanceController] })
   class ConformanceModule {}
 
-  const app = await NestFactory.create(ConformanceModule, { logger: false, abortOnError: false });
+  const options = { logger: false as const, abortOnError: false };
+  const app = platform
+    ? await NestFactory.create(ConformanceModule, platform, options)
+    : await NestFactory.create(ConformanceModule, options);
   await app.listen(0, '127.0.0.1');
   const server = app.getHttpServer() as Server;
   return {
@@ -113,6 +122,9 @@ export const createNestApp: AppFactory = async (config) => {
       await app.close(); // closes the server and, through BulwarkModule's shutdown hook, Bulwark
     },
   };
-};
+}
+
+/** Builds the NestJS conformance app on platform-express. */
+export const createNestApp: AppFactory = (config) => nestConformanceApp(config);
 
 export default createNestApp;

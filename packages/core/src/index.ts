@@ -92,6 +92,12 @@ export { type LogContext, type LogKeys, logContext, pinoMixin } from './logging/
 // -- policies and their composition --
 export { type Pipeline, pipeline } from './pipeline.js';
 export type { BackoffConfig, CustomBackoff, RandomFn } from './policies/backoff.js';
+export {
+  type FromOpossumOptions,
+  fromOpossum,
+  type OpossumBreaker,
+  type OpossumPolicy,
+} from './policies/breaker/from-opossum.js';
 export { type BulkheadPolicy, type BulkheadStats, bulkhead } from './policies/bulkhead.js';
 export {
   type CircuitBreakerPolicy,

@@ -91,14 +91,20 @@ export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details
 export { type LogContext, type LogKeys, logContext, pinoMixin } from './logging/log-context.js';
 // -- policies and their composition --
 export { type Pipeline, pipeline } from './pipeline.js';
-export type { BackoffConfig, CustomBackoff, RandomFn } from './policies/backoff.js';
+export type { BackoffConfig, BackoffKind, CustomBackoff, JitterKind, RandomFn } from './policies/backoff.js';
 export {
   type FromOpossumOptions,
   fromOpossum,
   type OpossumBreaker,
   type OpossumPolicy,
 } from './policies/breaker/from-opossum.js';
-export { type BulkheadPolicy, type BulkheadStats, bulkhead } from './policies/bulkhead.js';
+export type { BreakerOverride, CircuitBreakerOptions } from './policies/breaker/options.js';
+export {
+  type BulkheadOptions,
+  type BulkheadPolicy,
+  type BulkheadStats,
+  bulkhead,
+} from './policies/bulkhead.js';
 export {
   type CircuitBreakerPolicy,
   type CircuitSnapshot,
@@ -107,24 +113,16 @@ export {
   circuitBreaker,
   defaultIsFailure,
 } from './policies/circuit-breaker.js';
-export { type FallbackPolicy, fallback } from './policies/fallback.js';
-export type {
-  BackoffKind,
-  BreakerOverride,
-  BulkheadOptions,
-  CircuitBreakerOptions,
-  CommonPolicyOptions,
-  FallbackOptions,
-  JitterKind,
-  RateLimitOptions,
-  RateLimitState,
-  RetryOptions,
-  TimeoutOptions,
-} from './policies/options.js';
-export { type RateLimitDecision, type RateLimitPolicy, rateLimit } from './policies/rate-limit.js';
-export { type RetryPolicy, type RetryPolicyOptions, retry } from './policies/retry.js';
+export { type FallbackOptions, type FallbackPolicy, fallback } from './policies/fallback.js';
+export {
+  type RateLimitDecision,
+  type RateLimitOptions,
+  type RateLimitPolicy,
+  rateLimit,
+} from './policies/rate-limit.js';
+export { type RetryOptions, type RetryPolicy, type RetryPolicyOptions, retry } from './policies/retry.js';
 export type { RetryBudgetOptions } from './policies/retry-budget.js';
-export { deadlineFrom, type TimeoutPolicy, timeout } from './policies/timeout.js';
+export { deadlineFrom, type TimeoutOptions, type TimeoutPolicy, timeout } from './policies/timeout.js';
 // -- propagation: headers for outgoing calls --
 export {
   type AxiosInstanceLike,
@@ -163,5 +161,13 @@ export {
   EventStream,
 } from './telemetry/events.js';
 // -- shared types --
-export type { Closeable, Disposable, ExecuteOptions, Operation, Policy } from './types.js';
+export type {
+  Closeable,
+  CommonPolicyOptions,
+  Disposable,
+  ExecuteOptions,
+  Operation,
+  Policy,
+  RateLimitState,
+} from './types.js';
 export { type Duration, parseDuration } from './util/duration.js';

@@ -1,6 +1,8 @@
 /**
- * The one interface every policy implements, and the context passed inward through a pipeline.
+ * The one interface every policy implements, the context passed inward through a pipeline, and the
+ * few plain shapes the lowest rooms (errors, telemetry) share with the policies.
  */
+import type { EventStream } from './telemetry/events.js';
 
 /** The user's operation: receives the signal to honour and the 1-based attempt number. */
 export type Operation<T> = (signal: AbortSignal, attempt: number) => Promise<T> | T;
@@ -44,4 +46,24 @@ export interface Closeable {
 export interface Disposable {
   /** Stops the subscription. */
   dispose(): void;
+}
+
+/** Options shared by every policy. */
+export interface CommonPolicyOptions {
+  /** Name in events and errors. Defaults to the policy kind. */
+  name?: string;
+  /** Where events go. Defaults to the process-wide stream. */
+  events?: EventStream;
+}
+
+/** Result of a rate-limit check, for the RateLimit headers. */
+export interface RateLimitState {
+  /** Capacity per interval. */
+  limit: number;
+  /** Tokens left after this call. */
+  remaining: number;
+  /** Ms until the bucket is full again. */
+  resetMs: number;
+  /** Interval in ms (for RateLimit-Policy's `w`). */
+  windowMs: number;
 }

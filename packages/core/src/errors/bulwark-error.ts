@@ -1,4 +1,4 @@
-import type { RateLimitState } from '../policies/options.js';
+import type { RateLimitState } from '../types.js';
 import { ERROR_CODES, type ErrorCategory, type ErrorCode } from './codes.js';
 
 const BRAND = Symbol.for('bulwark.error');

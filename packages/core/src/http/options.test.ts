@@ -93,7 +93,11 @@ describe('resolveHttpOptions', () => {
     ['rateLimit.limit', { rateLimit: { limit: 0 } }, /`http.rateLimit`.*`limit`.*0/],
     ['rateLimit.key', { rateLimit: { limit: 1, key: 'ip' } }, /`http.rateLimit.key`.*"ip"/],
     ['rateLimit.name', { rateLimit: { limit: 1, name: 'é' } }, /`http.rateLimit.name`/],
-    ['bulkhead.maxConcurrent', { bulkhead: { maxConcurrent: -1 } }, /`http.bulkhead`.*`maxConcurrent`.*-1/],
+    [
+      'bulkhead.maxConcurrent',
+      { bulkhead: { maxConcurrent: -1 } },
+      /`http.bulkhead.maxConcurrent`: expected a positive integer, got -1/,
+    ],
     ['production', { production: 'yes' }, /`http.production` to be a boolean; got "yes"/],
     ['problemTypeBase', { problemTypeBase: 42 }, /`http.problemTypeBase`.*42/],
     ['degradedHeader', { degradedHeader: '' }, /`http.degradedHeader`.*""/],

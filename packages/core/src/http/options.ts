@@ -11,6 +11,7 @@ import {
   DEFAULT_DEADLINE_HEADER,
   DEFAULT_DEGRADED_HEADER,
 } from '../context/headers.js';
+import { type InvalidConfigError, isInvalidConfigError } from '../errors/bulwark-error.js';
 import { DEFAULT_PROBLEM_TYPE_BASE } from '../errors/problem.js';
 import { type BulkheadPolicy, bulkhead } from '../policies/bulkhead.js';
 import { type RateLimitPolicy, rateLimit, rateLimitHeaders } from '../policies/rate-limit.js';
@@ -195,6 +196,13 @@ function wrap<T>(key: string, make: () => T): T {
     return make();
   } catch (e) {
     if (e instanceof TypeError) throw new TypeError(`Invalid \`http.${key}\`: ${e.message}`);
+    // Policy resolvers throw one InvalidConfigError; name each issue under `http.`.
+    if (isInvalidConfigError(e)) {
+      const lines = (e as InvalidConfigError).issues.map(
+        (i) => `\`http.${i.path}\`: expected ${i.expected}, got ${i.received}`,
+      );
+      throw new TypeError(`Invalid \`http.${key}\`: ${lines.join('; ')}`);
+    }
     throw e;
   }
 }

@@ -6,7 +6,8 @@
 import type { RequestContext } from '../context/context.js';
 import type { IncomingHeaders } from '../context/headers.js';
 import type { ProblemDetails } from '../errors/problem-details.js';
-import type { BulkheadOptions, RateLimitOptions } from '../policies/options.js';
+import type { BulkheadOptions } from '../policies/bulkhead.js';
+import type { RateLimitOptions } from '../policies/rate-limit.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import type { Duration } from '../util/duration.js';

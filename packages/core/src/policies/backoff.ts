@@ -2,7 +2,11 @@
  * Backoff between retry attempts: pure functions of the retry number, the previous delay and an
  * injectable random source, so tests and property checks own every number.
  */
-import type { BackoffKind, JitterKind } from './options.js';
+
+/** Backoff shape between retry attempts. */
+export type BackoffKind = 'exponential' | 'linear' | 'constant';
+/** Jitter applied to each delay. */
+export type JitterKind = 'none' | 'full' | 'equal' | 'decorrelated';
 
 /** A source of uniform numbers in [0, 1), like `Math.random`. */
 export type RandomFn = () => number;

@@ -3,12 +3,13 @@ import { runWithContext } from '../context/context.js';
 import {
   BulkheadFullError,
   CancelledError,
+  InvalidConfigError,
   isBulkheadFullError,
   isQueueTimeoutError,
   QueueTimeoutError,
 } from '../errors/bulwark-error.js';
 import { type EventOf, EventStream } from '../telemetry/events.js';
-import { bulkhead } from './bulkhead.js';
+import { bulkhead, resolveBulkheadOptions } from './bulkhead.js';
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
@@ -316,15 +317,42 @@ describe('bulkhead', () => {
   });
 
   it('validates options once with errors naming the option, and does not mutate them', () => {
-    expect(() => bulkhead({ maxConcurrent: 0 })).toThrow(/`maxConcurrent`.*positive integer.*0/);
-    expect(() => bulkhead({ maxQueue: -1 })).toThrow(/`maxQueue`.*non-negative integer.*-1/);
-    expect(() => bulkhead({ maxQueue: 1.5 })).toThrow(TypeError);
-    expect(() => bulkhead({ queueTimeout: 'soon' })).toThrow(/`queueTimeout`.*"soon"/);
-    expect(() => bulkhead({ maxKeys: 0 })).toThrow(/`maxKeys`/);
-    expect(() => bulkhead(null as never)).toThrow(/`options`/);
+    expect(() => bulkhead({ maxConcurrent: 0 })).toThrow(
+      /bulkhead\.maxConcurrent: expected a positive integer, got 0/,
+    );
+    expect(() => bulkhead({ maxQueue: -1 })).toThrow(
+      /bulkhead\.maxQueue: expected a non-negative integer, got -1/,
+    );
+    expect(() => bulkhead({ maxQueue: 1.5 })).toThrow(InvalidConfigError);
+    expect(() => bulkhead({ queueTimeout: 'soon' as never })).toThrow(/bulkhead\.queueTimeout: .*"soon"/);
+    expect(() => bulkhead({ maxKeys: 0 })).toThrow(/bulkhead\.maxKeys/);
+    expect(() => bulkhead({ maxConcurent: 2 } as never)).toThrow(/did you mean 'maxConcurrent'/);
+    expect(() => bulkhead(null as never)).toThrow(/bulkhead: expected an object, got null/);
     const options = Object.freeze({ maxConcurrent: 2 });
     expect(bulkhead(options).stats()).toEqual({ running: 0, queued: 0, maxConcurrent: 2, maxQueue: 0 });
     expect(options).toEqual({ maxConcurrent: 2 });
+  });
+
+  it('refuses a queueTimeout past the timer maximum up front instead of spinning on it', () => {
+    // Node clamps a longer delay to 1 ms: the queue timer would fire and re-arm every millisecond.
+    expect(() => bulkhead({ queueTimeout: '900h', maxQueue: 1 })).toThrow(
+      /bulkhead\.queueTimeout: expected a duration of at most 2147483647 ms, got "900h"/,
+    );
+    expect(() => bulkhead({ queueTimeout: 2_147_483_648 })).toThrow(InvalidConfigError);
+    expect(resolveBulkheadOptions({ queueTimeout: 2_147_483_647 }).queueTimeoutMs).toBe(2_147_483_647);
+  });
+
+  it('waits out a long queueTimeout with one timer, not a spin', async () => {
+    const bh = bulkhead({ maxConcurrent: 1, maxQueue: 1, queueTimeout: '500h' });
+    let open: () => void = () => {};
+    const running = bh.execute(() => new Promise<void>((r) => (open = r)));
+    const queued = bh.execute(async () => 'late');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(vi.getTimerCount()).toBe(1);
+    open();
+    await expect(queued).resolves.toBe('late');
+    await running;
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 

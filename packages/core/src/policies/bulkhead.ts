@@ -14,11 +14,79 @@
 import { getContext } from '../context/context.js';
 import { BulkheadFullError, CancelledError, QueueTimeoutError } from '../errors/bulwark-error.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
-import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
-import { toMs } from '../util/duration.js';
+import type { Closeable, CommonPolicyOptions, ExecuteOptions, Operation, Policy } from '../types.js';
+import {
+  commonFields,
+  duration,
+  Issues,
+  nonNegInt,
+  positiveInt,
+  shape,
+  throwIfIssues,
+} from '../util/checks.js';
+import { type Duration, parseDuration } from '../util/duration.js';
 import { IdleList, type IdleNode } from '../util/idle-list.js';
 import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
-import type { BulkheadOptions } from './options.js';
+
+/** Bulkhead options. */
+export interface BulkheadOptions extends CommonPolicyOptions {
+  /** Calls run at once per key. Default 10. */
+  maxConcurrent?: number;
+  /** Calls waiting per key. Default 0. */
+  maxQueue?: number;
+  /** Longest wait in the queue (at most the timer maximum). Default 1s. */
+  queueTimeout?: Duration;
+  /** Keyed bulkheads kept at most (LRU; a busy one is never evicted). Default 1000. */
+  maxKeys?: number;
+}
+
+/** Bulkhead options after {@link resolveBulkheadOptions}. */
+export interface ResolvedBulkheadOptions {
+  readonly name: string;
+  readonly events: EventStream;
+  readonly maxConcurrent: number;
+  readonly maxQueue: number;
+  readonly queueTimeoutMs: number;
+  readonly maxKeys: number;
+}
+
+const bulkheadShape = shape(
+  {
+    maxConcurrent: positiveInt,
+    maxQueue: nonNegInt,
+    queueTimeout: duration(),
+    maxKeys: positiveInt,
+    ...commonFields,
+  },
+  {
+    aliases: {
+      concurrency: 'maxConcurrent',
+      limit: 'maxConcurrent',
+      queue: 'maxQueue',
+      queueSize: 'maxQueue',
+    },
+  },
+);
+
+/** Checks bulkhead options at `path`, collecting every problem in `issues`. */
+export function checkBulkheadOptions(input: unknown, path: string, issues: Issues): void {
+  bulkheadShape(input, path, issues);
+}
+
+/** Validates and defaults bulkhead options once; throws one InvalidConfigError listing every problem. */
+export function resolveBulkheadOptions(input: BulkheadOptions = {}): ResolvedBulkheadOptions {
+  const issues = new Issues();
+  checkBulkheadOptions(input, 'bulkhead', issues);
+  throwIfIssues(issues);
+  return Object.freeze({
+    name: input.name ?? 'bulkhead',
+    events: input.events ?? defaultEvents,
+    maxConcurrent: input.maxConcurrent ?? 10,
+    maxQueue: input.maxQueue ?? 0,
+    queueTimeoutMs: input.queueTimeout === undefined ? 1000 : (parseDuration(input.queueTimeout) as number),
+    maxKeys: input.maxKeys ?? 1000,
+  });
+}
 
 /** Frees a bulkhead slot; calling it more than once does nothing. */
 export type BulkheadRelease = () => void;
@@ -95,15 +163,6 @@ class Compartment implements IdleNode<Compartment> {
 /** Weight of the newest sample in the run-duration average. */
 const EWMA_ALPHA = 0.2;
 
-function positiveInt(value: unknown, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    const what = min === 0 ? 'a non-negative integer' : 'a positive integer';
-    throw new TypeError(`Expected \`${name}\` to be ${what}; got ${JSON.stringify(value)}.`);
-  }
-  return value;
-}
-
 class Bulkhead implements BulkheadPolicy {
   readonly name: string;
   private readonly maxConcurrent: number;
@@ -117,19 +176,13 @@ class Bulkhead implements BulkheadPolicy {
   private closed = false;
 
   constructor(options: BulkheadOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`Expected bulkhead \`options\` to be an object; got ${JSON.stringify(options)}.`);
-    }
-    if (options.name !== undefined && typeof options.name !== 'string') {
-      throw new TypeError(`Expected \`name\` to be a string; got ${JSON.stringify(options.name)}.`);
-    }
-    this.name = options.name ?? 'bulkhead';
-    this.maxConcurrent = positiveInt(options.maxConcurrent, 'maxConcurrent', 10, 1);
-    this.maxQueue = positiveInt(options.maxQueue, 'maxQueue', 0, 0);
-    this.queueTimeoutMs =
-      options.queueTimeout === undefined ? 1000 : toMs(options.queueTimeout, 'queueTimeout');
-    this.maxKeys = positiveInt(options.maxKeys, 'maxKeys', 1000, 1);
-    this.events = options.events ?? defaultEvents;
+    const o = resolveBulkheadOptions(options);
+    this.name = o.name;
+    this.maxConcurrent = o.maxConcurrent;
+    this.maxQueue = o.maxQueue;
+    this.queueTimeoutMs = o.queueTimeoutMs;
+    this.maxKeys = o.maxKeys;
+    this.events = o.events;
   }
 
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {

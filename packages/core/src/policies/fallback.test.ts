@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type RequestContext, runWithContext } from '../context/context.js';
-import { CancelledError, TimeoutError } from '../errors/bulwark-error.js';
+import { CancelledError, InvalidConfigError, TimeoutError } from '../errors/bulwark-error.js';
 import { type BulwarkEvent, EventStream } from '../telemetry/events.js';
 import { FallbackPolicy, fallback } from './fallback.js';
 
@@ -180,10 +180,14 @@ describe('fallback', () => {
   });
 
   it('validates options', () => {
-    expect(() => fallback({})).toThrow(/`fallback` or `staleIfError`/);
-    expect(() => fallback({ fallback: 42 as never })).toThrow(/`fallback` to be a function.*got 42/);
-    expect(() => fallback({ staleIfError: 'forever' })).toThrow(/`staleIfError`/);
-    expect(() => fallback({ staleIfError: 1, maxKeys: 0 })).toThrow(/`maxKeys`.*got 0/);
-    expect(() => new FallbackPolicy(null as never)).toThrow(TypeError);
+    expect(() => fallback({})).toThrow(/fallback: expected a `fallback`, a `value` or `staleIfError`/);
+    expect(() => fallback({ fallback: 42 as never })).toThrow(
+      /fallback\.fallback: expected a function or \{ value \}, got 42/,
+    );
+    expect(() => fallback({ staleIfError: 'forever' as never })).toThrow(/fallback\.staleIfError/);
+    expect(() => fallback({ staleIfError: '900h' })).toThrow(/at most 2147483647 ms/);
+    expect(() => fallback({ staleIfError: 1, maxKeys: 0 })).toThrow(/fallback\.maxKeys: .*got 0/);
+    expect(() => fallback({ fallback: () => 1, handles: 'x' as never })).toThrow(/fallback\.handles/);
+    expect(() => new FallbackPolicy(null as never)).toThrow(InvalidConfigError);
   });
 });

@@ -5,11 +5,109 @@
 import { getContext, markDegraded } from '../context/context.js';
 import { classify } from '../errors/classify.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
-import type { ExecuteOptions, Operation, Policy } from '../types.js';
+import type { CommonPolicyOptions, ExecuteOptions, Operation, Policy } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';
-import { toMs } from '../util/duration.js';
+import {
+  anything,
+  type Check,
+  commonFields,
+  func,
+  Issues,
+  isPlainObject,
+  join,
+  positiveDuration,
+  positiveInt,
+  shape,
+  throwIfIssues,
+} from '../util/checks.js';
+import { type Duration, parseDuration } from '../util/duration.js';
 import { NEVER_ABORTED_SIGNAL } from '../util/time.js';
-import type { FallbackOptions } from './options.js';
+
+/** Decides whether fallback acts on an error ("fallback answers it"). */
+export type FallbackHandles = (error: unknown) => boolean;
+
+/** Fallback options. */
+export interface FallbackOptions<T = unknown> extends CommonPolicyOptions {
+  /** A function of the error, or a static value. */
+  fallback?: ((error: unknown) => T | Promise<T>) | { value: T };
+  /** Serve the last good result (stale-if-error) no older than this, for calls that pass `cacheKey` (see ExecuteOptions). */
+  staleIfError?: Duration;
+  /** Which errors fallback answers. Default: every error but cancellations (which are always rethrown). */
+  handles?: FallbackHandles;
+  /** Keys of last-good results kept at most. Default 1000. */
+  maxKeys?: number;
+}
+
+/**
+ * A fallback as config writes it: a function of the error, a static `{ value }` (with the other
+ * options beside it), or full {@link FallbackOptions}.
+ */
+export type FallbackConfig<T = unknown> =
+  | ((error: unknown) => T | Promise<T>)
+  | ({ value: T } & Omit<FallbackOptions<T>, 'fallback'>)
+  | FallbackOptions<T>;
+
+/** Fallback options after {@link resolveFallbackOptions}. */
+export interface ResolvedFallbackOptions<T = unknown> {
+  readonly name: string;
+  readonly events: EventStream;
+  readonly fn: ((error: unknown) => T | Promise<T>) | undefined;
+  readonly hasValue: boolean;
+  readonly value: T | undefined;
+  readonly staleMs: number | undefined;
+  readonly handles: FallbackHandles;
+  readonly maxKeys: number;
+}
+
+const common = { staleIfError: positiveDuration, handles: func, maxKeys: positiveInt, ...commonFields };
+const staticValue = shape({ value: anything }, { expected: 'a function or { value }' });
+const withValue = shape({ value: anything, ...common }, { aliases: { isFailure: 'handles' } });
+const withFallback = shape(
+  { fallback: (v, p, out) => (typeof v === 'function' ? undefined : staticValue(v, p, out)), ...common },
+  { aliases: { isFailure: 'handles', default: 'value', defaultValue: 'value' } },
+);
+
+/**
+ * Checks a fallback at `path` in any of its forms (a function, `{ value, … }`, or options),
+ * collecting every problem in `issues`.
+ */
+export const checkFallbackOptions: (input: unknown, path: string, issues: Issues) => void = ((v, p, out) => {
+  if (typeof v === 'function') return;
+  if (!isPlainObject(v)) return out.add(p, 'a function, { value } or fallback options', v);
+  if (Object.hasOwn(v, 'value')) {
+    if (Object.hasOwn(v, 'fallback'))
+      out.add(join(p, 'value'), 'either `value` or `fallback`, not both', v.value, 'remove one of them');
+    else withValue(v, p, out);
+    return;
+  }
+  withFallback(v, p, out);
+  if (v.fallback === undefined && v.staleIfError === undefined)
+    out.add(p, 'a `fallback`, a `value` or `staleIfError`', v, 'say what to answer when the call fails');
+}) satisfies Check;
+
+/** Validates and defaults a fallback in any of its forms once; throws one InvalidConfigError. */
+export function resolveFallbackOptions<T>(input: FallbackConfig<T>): ResolvedFallbackOptions<T> {
+  const issues = new Issues();
+  checkFallbackOptions(input, 'fallback', issues);
+  throwIfIssues(issues);
+  const o: FallbackOptions<T> =
+    typeof input === 'function'
+      ? { fallback: input }
+      : 'value' in input
+        ? { ...input, fallback: { value: input.value } }
+        : input;
+  const fb = o.fallback;
+  return Object.freeze({
+    name: o.name ?? 'fallback',
+    events: o.events ?? defaultEvents,
+    fn: typeof fb === 'function' ? fb : undefined,
+    hasValue: typeof fb === 'object',
+    value: typeof fb === 'object' ? fb.value : undefined,
+    staleMs: o.staleIfError === undefined ? undefined : (parseDuration(o.staleIfError) as number),
+    handles: o.handles ?? defaultHandles,
+    maxKeys: o.maxKeys ?? 1000,
+  });
+}
 
 interface Stale {
   value: unknown;
@@ -41,41 +139,16 @@ export class FallbackPolicy<R = unknown> implements Policy {
   private readonly staleReason: string;
   private readonly fallbackReason: string;
 
-  constructor(options: FallbackOptions<R>) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`Expected fallback options to be an object, got ${String(options)}.`);
-    }
-    const o = { ...options };
-    const fb = o.fallback;
-    if (
-      fb !== undefined &&
-      typeof fb !== 'function' &&
-      !(typeof fb === 'object' && fb !== null && 'value' in fb)
-    ) {
-      throw new TypeError(
-        `Expected \`fallback\` to be a function of the error or { value }, got ${JSON.stringify(fb)}.`,
-      );
-    }
-    if (fb === undefined && o.staleIfError === undefined) {
-      throw new TypeError(
-        'Expected `fallback` or `staleIfError` to be set; got neither, so nothing could be served.',
-      );
-    }
-    if (o.handles !== undefined && typeof o.handles !== 'function') {
-      throw new TypeError(`Expected \`handles\` to be a function, got ${JSON.stringify(o.handles)}.`);
-    }
-    const maxKeys = o.maxKeys ?? 1000;
-    if (!Number.isInteger(maxKeys) || maxKeys < 1) {
-      throw new TypeError(`Expected \`maxKeys\` to be a positive integer, got ${String(maxKeys)}.`);
-    }
-    this.name = o.name ?? 'fallback';
-    this.fn = typeof fb === 'function' ? fb : undefined;
-    this.hasValue = typeof fb === 'object';
-    this.value = typeof fb === 'object' ? fb.value : undefined;
-    this.staleMs = o.staleIfError === undefined ? undefined : toMs(o.staleIfError, 'staleIfError');
-    this.stale = this.staleMs === undefined ? undefined : new BoundedMap(maxKeys);
-    this.handles = o.handles ?? defaultHandles;
-    this.events = o.events ?? defaultEvents;
+  constructor(options: FallbackConfig<R>) {
+    const o = resolveFallbackOptions(options);
+    this.name = o.name;
+    this.fn = o.fn;
+    this.hasValue = o.hasValue;
+    this.value = o.value;
+    this.staleMs = o.staleMs;
+    this.stale = this.staleMs === undefined ? undefined : new BoundedMap(o.maxKeys);
+    this.handles = o.handles;
+    this.events = o.events;
     this.staleReason = `stale:${this.name}`;
     this.fallbackReason = `fallback:${this.name}`;
   }
@@ -147,6 +220,6 @@ export class FallbackPolicy<R = unknown> implements Policy {
  * const policy = fallback({ staleIfError: '5m', fallback: { value: [] } });
  * const items = await policy.execute((signal) => loadItems(signal), { key: 'items' });
  */
-export function fallback<R = unknown>(options: FallbackOptions<R>): FallbackPolicy<R> {
+export function fallback<R = unknown>(options: FallbackConfig<R>): FallbackPolicy<R> {
   return new FallbackPolicy(options);
 }

@@ -13,11 +13,22 @@ import { getContext } from '../context/context.js';
 import { RateLimitedError } from '../errors/bulwark-error.js';
 import type { Store } from '../stores/store.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
-import type { ExecuteOptions, Operation, Policy } from '../types.js';
+import type { CommonPolicyOptions, ExecuteOptions, Operation, Policy, RateLimitState } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';
-import { toMs } from '../util/duration.js';
+import { type Duration, toMs } from '../util/duration.js';
 import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
-import type { RateLimitOptions, RateLimitState } from './options.js';
+
+/** Token-bucket rate limit options. */
+export interface RateLimitOptions extends CommonPolicyOptions {
+  /** Tokens per interval (the bucket's capacity). */
+  limit: number;
+  /** Refill interval. Default 1s. */
+  interval?: Duration;
+  /** Buckets kept at most (LRU). Default 10000. */
+  maxKeys?: number;
+  /** Shares counters with other replicas. */
+  store?: Store;
+}
 
 /** The outcome of one rate-limit check. */
 export interface RateLimitDecision extends RateLimitState {

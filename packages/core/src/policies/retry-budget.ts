@@ -5,6 +5,45 @@
  * no interval timer and nothing to close.
  */
 
+import { Issues, numberIn, positiveDuration, shape, throwIfIssues } from '../util/checks.js';
+import { type Duration, parseDuration } from '../util/duration.js';
+
+/** The retry budget as `retry({ budget })` and config take it. */
+export interface RetryBudgetConfig {
+  /** Retries allowed per first-attempt call in the window, from 0 to 1. Default 0.2. */
+  ratio?: number;
+  /** Retries per second always allowed (so a quiet service can still retry). Default 10. */
+  minPerSecond?: number;
+  /** Window length. Default 10s. */
+  window?: Duration;
+}
+
+const budgetShape = shape({
+  ratio: numberIn(0, 1, 'a ratio from 0 to 1'),
+  minPerSecond: numberIn(0, Number.POSITIVE_INFINITY, 'a non-negative number'),
+  window: positiveDuration,
+});
+
+/** Checks a retry budget config (`{ ratio, minPerSecond, window }`) at `path`, collecting every problem. */
+export function checkRetryBudgetOptions(input: unknown, path: string, issues: Issues): void {
+  budgetShape(input, path, issues);
+}
+
+/** Validates and defaults a budget config into the ms-based {@link RetryBudgetOptions}; throws one InvalidConfigError. */
+export function resolveRetryBudgetOptions(
+  input: RetryBudgetConfig = {},
+  path = 'budget',
+): Required<Omit<RetryBudgetOptions, 'buckets'>> {
+  const issues = new Issues();
+  checkRetryBudgetOptions(input, path, issues);
+  throwIfIssues(issues);
+  return {
+    ratio: input.ratio ?? 0.2,
+    minPerSecond: input.minPerSecond ?? 10,
+    windowMs: input.window === undefined ? 10_000 : (parseDuration(input.window) as number),
+  };
+}
+
 /** Retry budget settings, already in ms. */
 export interface RetryBudgetOptions {
   /** Retries allowed per first-attempt call in the window. Default 0.2. */
@@ -17,9 +56,15 @@ export interface RetryBudgetOptions {
   buckets?: number;
 }
 
-function check(name: string, value: number, ok: boolean, expected: string): void {
-  if (!ok) throw new TypeError(`Expected \`${name}\` to be ${expected}, got ${String(value)}.`);
-}
+const msShape = shape({
+  ratio: numberIn(0, 1, 'a ratio from 0 to 1'),
+  minPerSecond: numberIn(0, Number.POSITIVE_INFINITY, 'a non-negative number'),
+  windowMs: numberIn(Number.MIN_VALUE, Number.POSITIVE_INFINITY, 'a positive number of ms'),
+  buckets: (v, p, out) => {
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 1000))
+      out.add(p, 'an integer from 1 to 1000', v, 'use a whole number such as 10');
+  },
+});
 
 /**
  * Counts calls and retries over a sliding window and refuses retries past the budget.
@@ -45,21 +90,10 @@ export class RetryBudget {
   private totalRetries = 0;
 
   constructor(options: RetryBudgetOptions = {}) {
+    const issues = new Issues();
+    msShape(options, 'budget', issues);
+    throwIfIssues(issues);
     const { ratio = 0.2, minPerSecond = 10, windowMs = 10_000, buckets = 10 } = options;
-    check('budget.ratio', ratio, Number.isFinite(ratio) && ratio >= 0, 'a non-negative number');
-    check(
-      'budget.minPerSecond',
-      minPerSecond,
-      Number.isFinite(minPerSecond) && minPerSecond >= 0,
-      'a non-negative number',
-    );
-    check('budget.window', windowMs, Number.isFinite(windowMs) && windowMs > 0, 'a positive duration');
-    check(
-      'budget.buckets',
-      buckets,
-      Number.isInteger(buckets) && buckets >= 1 && buckets <= 1000,
-      'an integer 1–1000',
-    );
     this.ratio = ratio;
     this.minPerSecond = minPerSecond;
     this.windowMs = windowMs;

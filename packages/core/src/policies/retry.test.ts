@@ -2,13 +2,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type RequestContext, runWithContext } from '../context/context.js';
 import {
   CircuitOpenError,
+  InvalidConfigError,
   isRetryExhaustedError,
   RetryExhaustedError,
   TimeoutError,
 } from '../errors/bulwark-error.js';
 import { markPermanent } from '../errors/classify.js';
 import { type BulwarkEvent, EventStream } from '../telemetry/events.js';
-import { RetryPolicy, retry } from './retry.js';
+import { RetryPolicy, resolveRetryOptions, retry } from './retry.js';
 import { RetryBudget } from './retry-budget.js';
 
 const transient = () => Object.assign(new Error('reset'), { code: 'ECONNRESET' });
@@ -306,18 +307,49 @@ describe('retry', () => {
   });
 
   it.each([
-    [{ maxAttempts: 0 }, /`maxAttempts` to be a positive integer.*got 0/],
-    [{ maxAttempts: 1.5 }, /`maxAttempts`.*got 1.5/],
-    [{ backoff: 'fibonacci' }, /`backoff` to be one of 'exponential'.*got 'fibonacci'/],
-    [{ jitter: 'some' }, /`jitter`.*got 'some'/],
-    [{ factor: 0.5 }, /`factor`.*got 0.5/],
-    [{ initialDelay: 'soon' }, /`initialDelay`/],
-    [{ initialDelay: 500, maxDelay: 100 }, /`maxDelay` to be at least initialDelay/],
-    [{ retryOn: 'yes' }, /`retryOn` to be a function/],
-    [{ budget: true }, /`budget` to be false or an object/],
-    [{ budget: { ratio: -1 } }, /`budget.ratio`/],
-  ])('validates %o', (opts, message) => {
-    expect(() => retry(opts as never)).toThrow(TypeError);
+    [{ maxAttempts: 0 }, /retry\.maxAttempts: expected a positive integer, got 0/],
+    [{ maxAttempts: 1.5 }, /retry\.maxAttempts: .*got 1\.5/],
+    [{ backoff: 'fibonacci' }, /retry\.backoff: expected one of 'exponential'.*got "fibonacci"/],
+    [{ jitter: 'some' }, /retry\.jitter: .*got "some"/],
+    [{ factor: 0.5 }, /retry\.factor: .*got 0\.5/],
+    [{ initialDelay: 'soon' }, /retry\.initialDelay: expected a duration/],
+    [{ initialDelay: 500, maxDelay: 100 }, /retry\.maxDelay: expected at least initialDelay/],
+    [{ retryOn: 'yes' }, /retry\.retryOn: expected a function/],
+    [{ handles: 'yes' }, /retry\.handles: expected a function/],
+    [{ budget: true }, /retry\.budget: expected an object, got true/],
+    [{ budget: { ratio: -1 } }, /retry\.budget\.ratio/],
+    [{ budget: { ratio: 1.5 } }, /retry\.budget\.ratio: expected a ratio from 0 to 1, got 1\.5/],
+    [{ maxDelay: '900h' }, /retry\.maxDelay: expected a duration of at most 2147483647 ms, got "900h"/],
+  ])('validates %o up front with one InvalidConfigError naming the path', (opts, message) => {
+    expect(() => retry(opts as never)).toThrow(InvalidConfigError);
     expect(() => retry(opts as never)).toThrow(message);
+  });
+
+  it('reports every problem at once', () => {
+    const err = (() => {
+      try {
+        retry({ maxAttempts: 0, jitter: 'x', budget: { ratio: 2 } } as never);
+      } catch (e) {
+        return e as InvalidConfigError;
+      }
+    })();
+    expect(err?.issues.map((i) => i.path)).toEqual([
+      'retry.maxAttempts',
+      'retry.jitter',
+      'retry.budget.ratio',
+    ]);
+  });
+
+  it('accepts jitter true/false as full/none', () => {
+    expect(resolveRetryOptions({ jitter: true }).backoff.jitter).toBe('full');
+    expect(resolveRetryOptions({ jitter: false }).backoff.jitter).toBe('none');
+    expect(resolveRetryOptions({}).backoff.jitter).toBe('full');
+  });
+
+  it('takes handles as the error predicate, retryOn as its deprecated alias', () => {
+    const handles = () => false;
+    expect(resolveRetryOptions({ handles }).handles).toBe(handles);
+    expect(resolveRetryOptions({ retryOn: handles }).handles).toBe(handles);
+    expect(() => retry({ handles, retryOn: handles })).toThrow(/either `handles` or `retryOn`/);
   });
 });

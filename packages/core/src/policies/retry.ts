@@ -6,14 +6,76 @@ import { getContext } from '../context/context.js';
 import { RetryExhaustedError } from '../errors/bulwark-error.js';
 import { getRetryAfterMs, isPermanent, isRetryable } from '../errors/classify.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
-import type { ExecuteOptions, Operation, Policy } from '../types.js';
-import { toMs } from '../util/duration.js';
+import type { CommonPolicyOptions, ExecuteOptions, Operation, Policy } from '../types.js';
+import {
+  boolean,
+  type Check,
+  commonFields,
+  duration,
+  either,
+  falseOr,
+  func,
+  Issues,
+  isPlainObject,
+  join,
+  numberIn,
+  oneOf,
+  shape,
+  throwIfIssues,
+} from '../util/checks.js';
+import { type Duration, parseDuration } from '../util/duration.js';
 import { abortReason, NEVER_ABORTED_SIGNAL, sleep } from '../util/time.js';
-import { type BackoffConfig, nextDelay, type RandomFn } from './backoff.js';
-import type { BackoffKind, JitterKind, RetryOptions } from './options.js';
-import { RetryBudget } from './retry-budget.js';
+import {
+  type BackoffConfig,
+  type BackoffKind,
+  type JitterKind,
+  nextDelay,
+  type RandomFn,
+} from './backoff.js';
+import {
+  checkRetryBudgetOptions,
+  RetryBudget,
+  type RetryBudgetConfig,
+  resolveRetryBudgetOptions,
+} from './retry-budget.js';
 
-/** Retry options plus test seams that are not part of the declarative config. */
+/** Decides whether retry acts on an error ("retry retries it"); `attempt` is the attempt that failed. */
+export type RetryHandles = (error: unknown, attempt: number) => boolean;
+
+/** Retry options. */
+export interface RetryOptions extends CommonPolicyOptions {
+  /** Total attempts including the first (a positive integer, or Infinity from code). Default 3. */
+  maxAttempts?: number;
+  /** Backoff kind, or a function of (attempt, previousDelayMs, error) returning ms. Default 'exponential'. */
+  backoff?: BackoffKind | ((attempt: number, previousDelayMs: number, error: unknown) => number);
+  /** First delay. Default 100ms. */
+  initialDelay?: Duration;
+  /** Largest delay. A Retry-After longer than it ends the retries (never retried early). Default 10s. */
+  maxDelay?: Duration;
+  /** Exponential factor. Default 2. */
+  factor?: number;
+  /** Jitter; `true` is 'full', `false` is 'none'. Default 'full'. */
+  jitter?: JitterKind | boolean;
+  /**
+   * Which errors retry acts on. Default `isRetryable` (errors/classify.ts): every error except
+   * cancellations, client errors (4xx other than 408/429) and errors marked permanent. Cancellation
+   * and `markPermanent` always win.
+   */
+  handles?: RetryHandles;
+  /** @deprecated Use `handles`. */
+  retryOn?: RetryHandles;
+  /** Honour Retry-After found on the error/response. Default true. */
+  honorRetryAfter?: boolean;
+  /** Retry budget; `false` disables it. On by default: 20% of recent calls, floor 10 retries/s, window 10s. */
+  budget?: false | RetryBudgetConfig;
+  /**
+   * Retry operations explicitly marked `idempotent: false` (e.g. a POST without an Idempotency-Key).
+   * Default false. Calls that say nothing about idempotency are retried.
+   */
+  retryNonIdempotent?: boolean;
+}
+
+/** Retry options plus seams that are not part of the declarative config. */
 export interface RetryPolicyOptions extends RetryOptions {
   /** Random source for jitter. Default `Math.random`. */
   random?: RandomFn;
@@ -21,13 +83,119 @@ export interface RetryPolicyOptions extends RetryOptions {
   budgetInstance?: RetryBudget;
 }
 
-const BACKOFFS: readonly BackoffKind[] = ['exponential', 'linear', 'constant'];
-const JITTERS: readonly JitterKind[] = ['none', 'full', 'equal', 'decorrelated'];
+/** Retry options after {@link resolveRetryOptions}: defaulted, in ms, frozen. */
+export interface ResolvedRetryOptions {
+  readonly name: string;
+  readonly events: EventStream;
+  readonly maxAttempts: number;
+  readonly backoff: Readonly<BackoffConfig>;
+  readonly handles: RetryHandles;
+  readonly honorRetryAfter: boolean;
+  readonly retryNonIdempotent: boolean;
+  readonly random: RandomFn;
+  /** The budget to use; undefined when disabled. */
+  readonly budget: RetryBudget | undefined;
+}
 
-function invalid(name: string, value: unknown, expected: string): TypeError {
-  const shown =
-    typeof value === 'function' ? 'a function' : typeof value === 'string' ? `'${value}'` : String(value);
-  return new TypeError(`Expected \`${name}\` to be ${expected}, got ${shown}.`);
+const attempts: Check = (v, p, out) => {
+  if (!(v === Number.POSITIVE_INFINITY || (typeof v === 'number' && Number.isInteger(v) && v >= 1)))
+    out.add(p, 'a positive integer', v, 'use a whole number of at least 1, e.g. 3');
+};
+
+const jitter = either(
+  (v) => typeof v === 'boolean',
+  boolean,
+  oneOf(['none', 'full', 'equal', 'decorrelated']),
+);
+
+const retryShape = shape(
+  {
+    maxAttempts: attempts,
+    backoff: either((v) => typeof v === 'function', func, oneOf(['exponential', 'linear', 'constant'])),
+    initialDelay: duration(),
+    maxDelay: duration(),
+    factor: numberIn(1, Number.POSITIVE_INFINITY, 'a number of at least 1'),
+    jitter,
+    handles: func,
+    retryOn: func,
+    honorRetryAfter: boolean,
+    budget: falseOr(checkRetryBudgetOptions),
+    retryNonIdempotent: boolean,
+    ...commonFields,
+  },
+  {
+    aliases: {
+      attempts: 'maxAttempts',
+      retries: 'maxAttempts',
+      isRetryable: 'handles',
+      shouldRetry: 'handles',
+    },
+  },
+);
+
+/** Checks retry options at `path` (e.g. `policies.api.retry`), collecting every problem in `issues`. */
+export function checkRetryOptions(input: unknown, path: string, issues: Issues): void {
+  const before = issues.list.length;
+  retryShape(input, path, issues);
+  if (issues.list.length > before || !isPlainObject(input)) return;
+  if (input.handles !== undefined && input.retryOn !== undefined)
+    issues.add(
+      join(path, 'retryOn'),
+      'either `handles` or `retryOn`, not both',
+      input.retryOn,
+      'keep `handles`; `retryOn` is its deprecated name',
+    );
+  const initial = parseDuration(input.initialDelay ?? 100) as number;
+  const max = parseDuration(input.maxDelay ?? 10_000) as number;
+  if (max < initial) {
+    issues.add(
+      join(path, 'maxDelay'),
+      `at least initialDelay (${initial}ms)`,
+      input.maxDelay ?? '10s (the default)',
+      'raise maxDelay or lower initialDelay',
+      input.maxDelay === undefined,
+    );
+  }
+}
+
+/** The jitter kind a `jitter` option means (`true` → 'full', `false` → 'none'). */
+export function jitterKind(value: JitterKind | boolean | undefined): JitterKind {
+  return value === true || value === undefined ? 'full' : value === false ? 'none' : value;
+}
+
+/** Validates and defaults retry options once; throws one InvalidConfigError listing every problem. */
+export function resolveRetryOptions(input: RetryPolicyOptions = {}): ResolvedRetryOptions {
+  const issues = new Issues();
+  if (!isPlainObject(input)) checkRetryOptions(input, 'retry', issues);
+  throwIfIssues(issues);
+  const { random, budgetInstance, ...options } = input;
+  checkRetryOptions(options, 'retry', issues);
+  if (random !== undefined) func(random, 'retry.random', issues);
+  if (budgetInstance !== undefined && !(budgetInstance instanceof RetryBudget))
+    issues.add('retry.budgetInstance', 'a RetryBudget', budgetInstance, 'pass new RetryBudget({ ... })');
+  throwIfIssues(issues);
+  const o = options;
+  let budget: RetryBudget | undefined;
+  if (budgetInstance) budget = budgetInstance;
+  else if (o.budget !== false)
+    budget = new RetryBudget(resolveRetryBudgetOptions(o.budget ?? {}, 'retry.budget'));
+  return Object.freeze({
+    name: o.name ?? 'retry',
+    events: o.events ?? defaultEvents,
+    maxAttempts: o.maxAttempts ?? 3,
+    backoff: Object.freeze({
+      backoff: o.backoff ?? 'exponential',
+      initialDelayMs: parseDuration(o.initialDelay ?? 100) as number,
+      maxDelayMs: parseDuration(o.maxDelay ?? 10_000) as number,
+      factor: o.factor ?? 2,
+      jitter: jitterKind(o.jitter),
+    }),
+    handles: o.handles ?? o.retryOn ?? isRetryable,
+    honorRetryAfter: o.honorRetryAfter ?? true,
+    retryNonIdempotent: o.retryNonIdempotent ?? false,
+    random: random ?? Math.random,
+    budget,
+  });
 }
 
 /**
@@ -47,56 +215,23 @@ export class RetryPolicy implements Policy {
   /** The budget, or undefined when disabled. */
   readonly budget: RetryBudget | undefined;
   private readonly backoff: BackoffConfig;
-  private readonly retryOn: (error: unknown, attempt: number) => boolean;
+  private readonly retryOn: RetryHandles;
   private readonly honorRetryAfter: boolean;
   private readonly retryNonIdempotent: boolean;
   private readonly events: EventStream;
   private readonly random: RandomFn;
 
   constructor(options: RetryPolicyOptions = {}) {
-    const o = { ...options };
-    const maxAttempts = o.maxAttempts ?? 3;
-    if (!(maxAttempts === Number.POSITIVE_INFINITY || (Number.isInteger(maxAttempts) && maxAttempts >= 1))) {
-      throw invalid('maxAttempts', maxAttempts, 'a positive integer (or Infinity)');
-    }
-    const backoff = o.backoff ?? 'exponential';
-    if (typeof backoff !== 'function' && !BACKOFFS.includes(backoff)) {
-      throw invalid('backoff', backoff, `one of ${BACKOFFS.map((b) => `'${b}'`).join(', ')} or a function`);
-    }
-    const jitter = o.jitter ?? 'full';
-    if (!JITTERS.includes(jitter)) {
-      throw invalid('jitter', jitter, `one of ${JITTERS.map((j) => `'${j}'`).join(', ')}`);
-    }
-    const factor = o.factor ?? 2;
-    if (!(Number.isFinite(factor) && factor >= 1)) throw invalid('factor', factor, 'a finite number >= 1');
-    const initialDelayMs = toMs(o.initialDelay ?? 100, 'initialDelay');
-    const maxDelayMs = toMs(o.maxDelay ?? 10_000, 'maxDelay');
-    if (maxDelayMs < initialDelayMs) {
-      throw invalid('maxDelay', o.maxDelay, `at least initialDelay (${initialDelayMs}ms)`);
-    }
-    if (o.retryOn !== undefined && typeof o.retryOn !== 'function')
-      throw invalid('retryOn', o.retryOn, 'a function');
-    if (o.random !== undefined && typeof o.random !== 'function')
-      throw invalid('random', o.random, 'a function');
-
-    this.name = o.name ?? 'retry';
-    this.maxAttempts = maxAttempts;
-    this.backoff = { backoff, initialDelayMs, maxDelayMs, factor, jitter };
-    this.retryOn = o.retryOn ?? isRetryable;
-    this.honorRetryAfter = o.honorRetryAfter ?? true;
-    this.retryNonIdempotent = o.retryNonIdempotent ?? false;
-    this.events = o.events ?? defaultEvents;
-    this.random = o.random ?? Math.random;
-    if (o.budgetInstance) this.budget = o.budgetInstance;
-    else if (o.budget === false) this.budget = undefined;
-    else if (o.budget === undefined || (typeof o.budget === 'object' && o.budget !== null)) {
-      const b = o.budget ?? {};
-      this.budget = new RetryBudget({
-        ratio: b.ratio,
-        minPerSecond: b.minPerSecond,
-        windowMs: b.window === undefined ? undefined : toMs(b.window, 'budget.window'),
-      });
-    } else throw invalid('budget', o.budget, 'false or an object { ratio, minPerSecond, window }');
+    const o = resolveRetryOptions(options);
+    this.name = o.name;
+    this.maxAttempts = o.maxAttempts;
+    this.backoff = o.backoff;
+    this.retryOn = o.handles;
+    this.honorRetryAfter = o.honorRetryAfter;
+    this.retryNonIdempotent = o.retryNonIdempotent;
+    this.events = o.events;
+    this.random = o.random;
+    this.budget = o.budget;
   }
 
   /** Runs `fn`, retrying retryable failures; `fn` receives the signal and the 1-based attempt number. */

@@ -216,9 +216,11 @@ describe('timeout', () => {
   it('accepts a bare duration string and validates', () => {
     expect(timeout('2s').timeoutMs).toBe(2000);
     expect(new TimeoutPolicy({ timeout: 5 }).kind).toBe('attempt');
-    expect(() => timeout(0)).toThrow(/`timeout` to be a positive duration, got 0/);
-    expect(() => timeout('soon')).toThrow(/`timeout`/);
-    expect(() => timeout({ timeout: 1, kind: 'x' as never })).toThrow(/`kind`/);
+    expect(() => timeout(0)).toThrow(/timeout: expected a duration greater than zero, got 0/);
+    expect(() => timeout('soon' as never)).toThrow(/timeout: expected a duration, got "soon"/);
+    expect(() => timeout('900h')).toThrow(/timeout: expected a duration of at most 2147483647 ms/);
+    expect(() => timeout({ timeout: 1, kind: 'x' as never })).toThrow(/timeout\.kind/);
+    expect(() => timeout({} as never)).toThrow(/timeout\.timeout: expected a duration \(required\)/);
   });
 
   it('deadlineFrom adds a duration to now', () => {

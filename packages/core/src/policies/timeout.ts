@@ -5,11 +5,60 @@
 import { getContext } from '../context/context.js';
 import { DeadlineExceededError, TimeoutError } from '../errors/bulwark-error.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
-import type { ExecuteOptions, Operation, Policy } from '../types.js';
-import { type Duration, toMs } from '../util/duration.js';
+import type { CommonPolicyOptions, ExecuteOptions, Operation, Policy } from '../types.js';
+import {
+  commonFields,
+  Issues,
+  isPlainObject,
+  oneOf,
+  positiveDuration,
+  shape,
+  throwIfIssues,
+} from '../util/checks.js';
+import { type Duration, parseDuration, toMs } from '../util/duration.js';
 import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
 import { TimerTask, timerQueue } from '../util/timer-queue.js';
-import type { TimeoutOptions } from './options.js';
+
+/** Timeout options. */
+export interface TimeoutOptions extends CommonPolicyOptions {
+  /** Time allowed (greater than zero, at most the timer maximum). */
+  timeout: Duration;
+  /** 'attempt' (inside retry) or 'total' (outside retry); only labels events. Default 'attempt'. */
+  kind?: 'attempt' | 'total';
+}
+
+/** Timeout options after {@link resolveTimeoutOptions}. */
+export interface ResolvedTimeoutOptions {
+  readonly name: string;
+  readonly events: EventStream;
+  readonly timeoutMs: number;
+  readonly kind: 'attempt' | 'total';
+}
+
+const timeoutShape = shape(
+  { timeout: positiveDuration, kind: oneOf(['attempt', 'total']), ...commonFields },
+  { required: ['timeout'], aliases: { ms: 'timeout', duration: 'timeout' } },
+);
+
+/** Checks timeout options or a bare duration at `path`, collecting every problem in `issues`. */
+export function checkTimeoutOptions(input: unknown, path: string, issues: Issues): void {
+  if (isPlainObject(input)) timeoutShape(input, path, issues);
+  else positiveDuration(input, path, issues);
+}
+
+/** Validates and defaults timeout options (or a bare duration) once; throws one InvalidConfigError. */
+export function resolveTimeoutOptions(input: TimeoutOptions | Duration): ResolvedTimeoutOptions {
+  const issues = new Issues();
+  checkTimeoutOptions(input, 'timeout', issues);
+  throwIfIssues(issues);
+  const o: TimeoutOptions = isPlainObject(input) ? (input as TimeoutOptions) : { timeout: input as Duration };
+  return Object.freeze({
+    name: o.name ?? 'timeout',
+    events: o.events ?? defaultEvents,
+    timeoutMs: parseDuration(o.timeout) as number,
+    kind: o.kind ?? 'attempt',
+  });
+}
 
 /** The absolute deadline (epoch ms) `ms` from `now`. */
 export function deadlineFrom(ms: Duration, now: number = Date.now()): number {
@@ -35,21 +84,11 @@ export class TimeoutPolicy implements Policy {
   private readonly events: EventStream;
 
   constructor(options: TimeoutOptions | Duration) {
-    const o: TimeoutOptions =
-      typeof options === 'object' && options !== null ? { ...options } : { timeout: options };
-    const ms = toMs(o.timeout, 'timeout');
-    if (ms <= 0)
-      throw new TypeError(
-        `Expected \`timeout\` to be a positive duration, got ${JSON.stringify(o.timeout)}.`,
-      );
-    const kind = o.kind ?? 'attempt';
-    if (kind !== 'attempt' && kind !== 'total') {
-      throw new TypeError(`Expected \`kind\` to be 'attempt' or 'total', got ${JSON.stringify(kind)}.`);
-    }
-    this.name = o.name ?? 'timeout';
-    this.timeoutMs = ms;
-    this.kind = kind;
-    this.events = o.events ?? defaultEvents;
+    const o = resolveTimeoutOptions(options);
+    this.name = o.name;
+    this.timeoutMs = o.timeoutMs;
+    this.kind = o.kind;
+    this.events = o.events;
   }
 
   /** Runs `fn` with a signal that aborts when the limit is hit. */

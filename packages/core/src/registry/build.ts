@@ -5,15 +5,14 @@
 import { pipeline } from '../pipeline.js';
 import { bulkhead } from '../policies/bulkhead.js';
 import { type CircuitBreakerPolicy, circuitBreaker } from '../policies/circuit-breaker.js';
-import { fallback } from '../policies/fallback.js';
-import type { FallbackOptions } from '../policies/options.js';
-import { rateLimit } from '../policies/rate-limit.js';
+import { type FallbackConfig, fallback } from '../policies/fallback.js';
+import { type RateLimitOptions, rateLimit } from '../policies/rate-limit.js';
 import { retry } from '../policies/retry.js';
 import { timeout } from '../policies/timeout.js';
 import type { Store } from '../stores/store.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
-import type { FallbackConfig, PolicyConfig } from './config.js';
+import type { PolicyConfig } from './config.js';
 
 /** What every part of a built policy shares. */
 export interface BuildContext {
@@ -33,14 +32,9 @@ export interface BuiltPolicy {
   parts: Policy[];
 }
 
-/** Turns the config forms of a fallback (function, `{ value }`, options) into fallback options. */
-export function fallbackOptions(config: FallbackConfig): FallbackOptions {
-  if (typeof config === 'function') return { fallback: config };
-  if ('value' in config) {
-    const { value, ...rest } = config;
-    return { ...rest, fallback: { value } };
-  }
-  return { ...config };
+/** A fallback config with the registry's name and events added (a bare function becomes `{ fallback }`). */
+function withCommon(config: FallbackConfig, common: { name: string; events: EventStream }): FallbackConfig {
+  return typeof config === 'function' ? { fallback: config, ...common } : { ...config, ...common };
 }
 
 /** Builds the pipeline for `name` from a validated config; the config is only read. */
@@ -49,8 +43,9 @@ export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContex
   const shared = ctx.store ? { store: ctx.store } : {};
   const parts: Policy[] = [];
   let breaker: CircuitBreakerPolicy | undefined;
-  if (config.fallback) parts.push(fallback({ ...fallbackOptions(config.fallback), ...common }));
-  if (config.rateLimit) parts.push(rateLimit({ ...shared, ...config.rateLimit, ...common }));
+  if (config.fallback) parts.push(fallback(withCommon(config.fallback, common)));
+  if (config.rateLimit)
+    parts.push(rateLimit({ ...shared, ...config.rateLimit, ...common } as RateLimitOptions));
   if (config.timeout !== undefined && config.timeout !== false)
     parts.push(timeout({ timeout: config.timeout, kind: 'total', ...common }));
   if (config.retry) parts.push(retry({ ...config.retry, ...common }));

@@ -262,7 +262,7 @@ describe('createBulwark: define', () => {
     await expect(b.run('late', fn)).rejects.toThrow();
     expect(fn).toHaveBeenCalledTimes(2);
     expect(() => b.define('late', {})).toThrow(/already declared in code/);
-    expect(() => b.define('other', { timeout: 'never' })).toThrow(/policies\.other\.timeout/);
+    expect(() => b.define('other', { timeout: 'never' as never })).toThrow(/policies\.other\.timeout/);
     expect(b.has('other')).toBe(false);
   });
 });

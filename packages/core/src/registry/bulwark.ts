@@ -10,8 +10,8 @@ import { MemoryStore } from '../stores/memory-store.js';
 import type { Store } from '../stores/store.js';
 import { EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
+import { closest } from '../util/checks.js';
 import { type BuiltPolicy, buildPolicy } from './build.js';
-import { closest } from './checks.js';
 import type { BulwarkConfig, PolicyConfig } from './config.js';
 import { type ConfigSources, type LoadedConfig, loadConfig, loadPolicy } from './sources.js';
 

@@ -3,25 +3,19 @@
  * a shared store and an event stream. Read from code, a YAML file and `BULWARK_…` env vars.
  */
 import type { HttpEngineOptions } from '../http/types.js';
-import type {
-  BulkheadOptions,
-  CircuitBreakerOptions,
-  FallbackOptions,
-  RateLimitOptions,
-  RetryOptions,
-} from '../policies/options.js';
+import type { CircuitBreakerOptions } from '../policies/breaker/options.js';
+import type { BulkheadOptions } from '../policies/bulkhead.js';
+import type { FallbackConfig } from '../policies/fallback.js';
+import type { RateLimitOptions } from '../policies/rate-limit.js';
+import type { RetryOptions } from '../policies/retry.js';
 import type { Store } from '../stores/store.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Duration } from '../util/duration.js';
 
+export type { FallbackConfig } from '../policies/fallback.js';
+
 /** Options of one policy section; `name` and `events` are set by the registry. */
 type Section<T> = Omit<T, 'name' | 'events'>;
-
-/** A fallback in config: a function of the error, a static `{ value }`, or full fallback options. */
-export type FallbackConfig<T = unknown> =
-  | ((error: unknown) => T | Promise<T>)
-  | { value: T; staleIfError?: Duration; maxKeys?: number; handles?: (error: unknown) => boolean }
-  | Section<FallbackOptions<T>>;
 
 /**
  * One named pipeline. Every part is optional; `false` leaves a part out (handy to switch one off

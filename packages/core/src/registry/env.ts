@@ -5,7 +5,7 @@
  * `policies['payments-api'].retry.maxAttempts = 5`.
  */
 import { type ConfigIssue, InvalidConfigError } from '../errors/bulwark-error.js';
-import { isPlainObject } from './checks.js';
+import { isPlainObject } from '../util/checks.js';
 import type { BulwarkConfig } from './config.js';
 
 /** Prefix of every Bulwark environment variable. */

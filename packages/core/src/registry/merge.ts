@@ -2,7 +2,7 @@
  * Layering of config sources (code < file < env): a deep merge that never touches its inputs,
  * and a lookup that tells which layer set a dotted path.
  */
-import { isPlainObject } from './checks.js';
+import { isPlainObject } from '../util/checks.js';
 
 /**
  * Merges layers, later ones winning. Plain objects merge key by key; anything else (arrays,

@@ -3,7 +3,7 @@
  * Validation issues are annotated with the layer (env var or file) that set the bad value.
  */
 import { type ConfigIssue, InvalidConfigError, isInvalidConfigError } from '../errors/bulwark-error.js';
-import { isPlainObject } from './checks.js';
+import { isPlainObject } from '../util/checks.js';
 import type { BulwarkConfig, PolicyConfig } from './config.js';
 import { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor } from './env.js';
 import { deepMerge, findPath } from './merge.js';

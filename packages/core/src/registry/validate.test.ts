@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, isInvalidConfigError } from '../errors/bulwark-error.js';
 import { EventStream } from '../telemetry/events.js';
-import { closest } from './checks.js';
+import { closest } from '../util/checks.js';
+import { createBulwark } from './bulwark.js';
+import type { BulwarkConfig } from './config.js';
 import { configIssues, validateConfig, validatePolicyConfig } from './validate.js';
 
 const paths = (config: unknown) => configIssues(config).map((i) => i.path);
@@ -263,5 +265,75 @@ describe('closest', () => {
     expect(closest('MAXATTEMPTS', ['maxAttempts', 'maxDelay'])).toBe('maxAttempts');
     expect(closest('jiter', ['jitter'])).toBe('jitter');
     expect(closest('banana', ['jitter', 'factor'])).toBeUndefined();
+  });
+});
+
+describe('nothing that passes createBulwark can fail later', () => {
+  const rejects = (config: unknown, path: string, pattern: RegExp) => {
+    const issue = configIssues(config).find((i) => i.path === path);
+    expect(issue, `an issue at ${path}`).toBeDefined();
+    expect(`${issue?.expected} ${issue?.received} ${issue?.fix}`).toMatch(pattern);
+    expect(() => createBulwark(config as BulwarkConfig, { env: false, file: false })).toThrow(
+      InvalidConfigError,
+    );
+  };
+
+  it('rejects circuitBreaker.resetTimeout past the timer maximum at start-up', () => {
+    rejects(
+      { policies: { p: { circuitBreaker: { resetTimeout: '900h' } } } },
+      'policies.p.circuitBreaker.resetTimeout',
+      /at most 2147483647 ms.*"900h"/,
+    );
+  });
+
+  it('rejects an http.rateLimit.name that cannot go in a header at start-up', () => {
+    const issues = configIssues({ http: { rateLimit: { limit: 5, name: 'café' } } });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]?.path).toMatch(/^http/);
+    expect(JSON.stringify(issues[0])).toMatch(/rateLimit\.name/);
+    expect(() =>
+      createBulwark({ http: { rateLimit: { limit: 5, name: 'café' } } }, { env: false, file: false }),
+    ).toThrow(InvalidConfigError);
+  });
+
+  it('rejects retry.budget.ratio above 1, in config as in retry()', () => {
+    rejects(
+      { policies: { p: { retry: { budget: { ratio: 1.5 } } } } },
+      'policies.p.retry.budget.ratio',
+      /a ratio from 0 to 1 1\.5/,
+    );
+  });
+
+  it('rejects bulkhead.queueTimeout past the timer maximum', () => {
+    rejects(
+      { policies: { p: { bulkhead: { maxQueue: 1, queueTimeout: '900h' } } } },
+      'policies.p.bulkhead.queueTimeout',
+      /at most 2147483647 ms/,
+    );
+    rejects({ policies: { p: { timeout: '25d' as never } } }, 'policies.p.timeout', /a duration/);
+    rejects({ http: { deadline: { max: '900h' } } }, 'http.deadline.max', /at most 2147483647 ms/);
+  });
+
+  it('builds every part of a config that passed, without a throw', () => {
+    const b = createBulwark(
+      {
+        policies: {
+          p: {
+            fallback: { value: 1 },
+            rateLimit: { limit: 5 },
+            timeout: '596h',
+            retry: { jitter: true, budget: { ratio: 1 } },
+            circuitBreaker: { resetTimeout: 2_147_483_647 },
+            attemptTimeout: '1s',
+            bulkhead: { queueTimeout: '596h' },
+          },
+        },
+        http: { rateLimit: { limit: 5, name: 'api' }, bulkhead: { maxConcurrent: 2 } },
+      },
+      { env: false, file: false },
+    );
+    expect(() => b.policy('p')).not.toThrow();
+    expect(() => b.http).not.toThrow();
+    return b.close();
   });
 });

@@ -4,120 +4,66 @@
  * {@link InvalidConfigError}.
  */
 import { type ConfigIssue, InvalidConfigError } from '../errors/bulwark-error.js';
-import { checkCircuitBreakerOptions } from '../policies/breaker/options.js';
-import { parseDuration } from '../util/duration.js';
+import { checkBulkheadOptions } from '../policies/bulkhead.js';
+import { checkFallbackOptions } from '../policies/fallback.js';
+import { checkRetryOptions } from '../policies/retry.js';
+import { checkTimeoutOptions } from '../policies/timeout.js';
 import {
-  arrayOf,
   boolean,
   type Check,
-  duration,
+  either,
+  eventStream,
   falseOr,
-  func,
-  headerName,
   Issues,
   isPlainObject,
   join,
-  nonNegInt,
-  numberIn,
-  oneOf,
-  positiveInt,
   shape,
-  text,
-  withMethods,
-} from './checks.js';
+  store,
+} from '../util/checks.js';
+import { parseDuration } from '../util/duration.js';
 import type { BulwarkConfig, PolicyConfig } from './config.js';
+import {
+  checkBreakerSection,
+  checkHttpSection,
+  checkRateLimitSection,
+  type SectionCheck,
+} from './sections.js';
 
 const SECTION_RESERVED = {
   name: 'remove it; the registry names every part after its policy',
   events: 'remove it; set `events` at the top level of the config, every policy shares it',
 } as const;
 
-const anything: Check = () => {};
+/**
+ * A policy part as config holds it: `name` and `events` are the registry's (reported with a fix),
+ * everything else is the part's own check.
+ */
+function part(check: SectionCheck): Check {
+  return (v, p, out) => {
+    if (!isPlainObject(v)) return check(v, p, out);
+    let rest: Record<string, unknown> | undefined;
+    for (const key of Object.keys(SECTION_RESERVED) as (keyof typeof SECTION_RESERVED)[]) {
+      if (!Object.hasOwn(v, key)) continue;
+      out.add(join(p, key), 'no such key here', `key "${key}"`, SECTION_RESERVED[key], true);
+      rest ??= { ...v };
+      delete rest[key];
+    }
+    check(rest ?? v, p, out);
+  };
+}
 
-const store = withMethods(
-  'a Store (get, set, delete, increment, publish, subscribe, close)',
-  ['get', 'set', 'delete', 'increment', 'publish', 'subscribe', 'close'],
-  'pass a Store instance from code, e.g. new MemoryStore()',
-);
-const eventStream = withMethods(
-  'an EventStream',
-  ['on', 'onAny', 'emit'],
-  'pass an EventStream instance from code',
-);
+const breakerCheck = either((v) => typeof v === 'boolean', boolean, part(checkBreakerSection));
 
-const either =
-  (isFirst: (v: unknown) => boolean, first: Check, second: Check): Check =>
-  (v, p, out) =>
-    (isFirst(v) ? first : second)(v, p, out);
-
-const retryFields = {
-  maxAttempts: positiveInt,
-  backoff: either((v) => typeof v === 'function', func, oneOf(['exponential', 'linear', 'constant'])),
-  initialDelay: duration(),
-  maxDelay: duration(),
-  factor: numberIn(1, Number.POSITIVE_INFINITY, 'a number of at least 1'),
-  jitter: oneOf(['none', 'full', 'equal', 'decorrelated']),
-  retryOn: func,
-  honorRetryAfter: boolean,
-  budget: falseOr(
-    shape({
-      ratio: numberIn(0, 1, 'a ratio from 0 to 1'),
-      minPerSecond: numberIn(0, Number.POSITIVE_INFINITY, 'a non-negative number'),
-      window: duration(true),
-    }),
-  ),
-  retryNonIdempotent: boolean,
-};
-
-const bulkheadFields = {
-  maxConcurrent: positiveInt,
-  maxQueue: nonNegInt,
-  queueTimeout: duration(true),
-  maxKeys: positiveInt,
-};
-
-const rateLimitFields = { limit: positiveInt, interval: duration(true), maxKeys: positiveInt, store };
-
-const section = (fields: Record<string, Check>, required: string[] = []) =>
-  shape(fields, { required, reserved: SECTION_RESERVED });
-
-const staticValue = shape({ value: anything }, { expected: 'a function or { value }' });
-
-const fallbackCheck: Check = (v, p, out) => {
-  if (typeof v === 'function') return;
-  if (!isPlainObject(v)) return out.add(p, 'a function, { value } or fallback options', v);
-  const common = { staleIfError: duration(true), handles: func, maxKeys: positiveInt };
-  if (Object.hasOwn(v, 'value')) {
-    if (Object.hasOwn(v, 'fallback'))
-      out.add(join(p, 'value'), 'either `value` or `fallback`, not both', v.value, 'remove one of them');
-    else section({ value: anything, ...common })(v, p, out);
-    return;
-  }
-  section({ fallback: either((f) => typeof f === 'function', func, staticValue), ...common })(v, p, out);
-  if (v.fallback === undefined && v.staleIfError === undefined)
-    out.add(p, 'a `fallback`, a `value` or `staleIfError`', v, 'say what to answer when the call fails');
-};
-
-/** The breaker's own check (policies/breaker/options.ts); `name` and `events` are reserved here. */
-const breakerSection: Check = (v, p, out) => {
-  if (!isPlainObject(v)) return checkCircuitBreakerOptions(v, p, out);
-  const { name, events, ...rest } = v;
-  const reserved = Object.fromEntries(Object.entries({ name, events }).filter(([, x]) => x !== undefined));
-  shape({}, { reserved: SECTION_RESERVED })(reserved, p, out);
-  checkCircuitBreakerOptions(rest, p, out);
-};
-
-const breakerCheck = either((v) => typeof v === 'boolean', boolean, breakerSection);
-
+/** The parts of one policy, in composition order, each delegated to its owner's check. */
 const policyShape = shape(
   {
-    fallback: falseOr(fallbackCheck),
-    rateLimit: falseOr(section(rateLimitFields, ['limit'])),
-    timeout: falseOr(duration(true)),
-    retry: falseOr(section(retryFields)),
+    fallback: falseOr(part(checkFallbackOptions)),
+    rateLimit: falseOr(part(checkRateLimitSection)),
+    timeout: falseOr(checkTimeoutOptions),
+    retry: falseOr(part(checkRetryOptions)),
     circuitBreaker: breakerCheck,
-    attemptTimeout: falseOr(duration(true)),
-    bulkhead: falseOr(section(bulkheadFields)),
+    attemptTimeout: falseOr(checkTimeoutOptions),
+    bulkhead: falseOr(part(checkBulkheadOptions)),
   },
   {
     aliases: {
@@ -164,25 +110,11 @@ function crossCheck(cfg: Record<string, unknown>, p: string, out: Issues): void 
   if (!retry) return;
   const initial = retry.initialDelay === undefined ? 100 : ms(retry.initialDelay);
   const max = retry.maxDelay === undefined ? 10_000 : ms(retry.maxDelay);
-  if (
-    retry.initialDelay !== undefined &&
-    retry.maxDelay !== undefined &&
-    initial !== undefined &&
-    max !== undefined &&
-    max < initial
-  ) {
-    out.add(
-      join(p, 'retry.maxDelay'),
-      `at least initialDelay (${fmt(initial)})`,
-      retry.maxDelay,
-      'raise maxDelay or lower initialDelay',
-    );
-  }
   const attempts = retry.maxAttempts ?? 3;
   if (total === undefined || initial === undefined || max === undefined) return;
   if (typeof attempts !== 'number' || attempts < 2 || typeof retry.backoff === 'function') return;
   const first = Math.min(initial, max);
-  const jitter = retry.jitter ?? 'full';
+  const jitter = retry.jitter === true || retry.jitter === undefined ? 'full' : retry.jitter;
   const shortest = jitter === 'full' ? 0 : jitter === 'equal' ? first / 2 : first;
   if (shortest >= total) {
     out.add(
@@ -210,37 +142,8 @@ const policiesCheck: Check = (v, p, out) => {
   for (const [name, cfg] of Object.entries(v)) checkPolicy(name, cfg, out);
 };
 
-const httpKeyed = (fields: Record<string, Check>, required: string[] = []) =>
-  falseOr(
-    shape({ ...fields, name: text, key: func }, { required, reserved: { events: SECTION_RESERVED.events } }),
-  );
-
-const httpCheck = shape(
-  {
-    correlation: shape({
-      header: headerName,
-      accept: arrayOf(headerName, 'a list of header names'),
-      generate: func,
-    }),
-    deadline: shape({ header: headerName, max: duration(true), default: duration(true) }),
-    rateLimit: httpKeyed(rateLimitFields, ['limit']),
-    bulkhead: httpKeyed(bulkheadFields),
-    production: boolean,
-    problemTypeBase: text,
-    degradedHeader: headerName,
-    criticalityHeader: headerName,
-    traceResponse: boolean,
-  },
-  {
-    reserved: {
-      resolvePolicy: 'remove it; createBulwark wires it to bulwark.policy(name)',
-      events: 'remove it; set `events` at the top level of the config',
-    },
-  },
-);
-
 const rootCheck = shape(
-  { policies: policiesCheck, http: httpCheck, store, events: eventStream },
+  { policies: policiesCheck, http: checkHttpSection, store, events: eventStream },
   { expected: 'a config object' },
 );
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { type ConfigIssue, InvalidConfigError } from '../errors/bulwark-error.js';
-import { isPlainObject, render } from './checks.js';
+import { isPlainObject, render } from '../util/checks.js';
 import type { BulwarkConfig } from './config.js';
 
 /**

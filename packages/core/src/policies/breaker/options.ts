@@ -5,6 +5,8 @@
  */
 import { InvalidConfigError } from '../../errors/bulwark-error.js';
 import { countsAsFailure } from '../../errors/classify.js';
+import type { Store } from '../../stores/store.js';
+import { defaultEvents, type EventStream } from '../../telemetry/events.js';
 import {
   type Check,
   func,
@@ -17,9 +19,7 @@ import {
   shape,
   text,
   withMethods,
-} from '../../registry/checks.js';
-import type { Store } from '../../stores/store.js';
-import { defaultEvents, type EventStream } from '../../telemetry/events.js';
+} from '../../util/checks.js';
 import { type Duration, parseDuration } from '../../util/duration.js';
 
 /** Manual breaker override. */

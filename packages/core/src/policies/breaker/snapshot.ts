@@ -3,7 +3,7 @@
  * short-lived process (a serverless function, a CLI run) can rehydrate it. Probes in flight are
  * local to a process and not part of it.
  */
-import { Issues, isPlainObject, join } from '../../registry/checks.js';
+import { Issues, isPlainObject, join } from '../../util/checks.js';
 import type { BreakerOverride } from './options.js';
 import { type BreakerTable, CLOSED, HALF_OPEN, OPEN } from './table.js';
 

@@ -1,9 +1,18 @@
 /**
- * Small hand-written validators for the declarative config. Each check records problems into an
- * {@link Issues} collector instead of throwing, so one pass reports every problem at once.
+ * Small hand-written validators shared by every policy's options resolver and the registry's
+ * config validation. Each check records problems into an {@link Issues} collector instead of
+ * throwing, so one pass reports every problem at once; {@link throwIfIssues} turns them into one
+ * {@link InvalidConfigError}.
+ *
+ * The pattern every policy follows (see policies/retry.ts):
+ * - `check<X>Options(input: unknown, path: string, issues: Issues): void` collects every problem;
+ * - `resolve<X>Options(input): Resolved<X>Options` runs the check, throws one InvalidConfigError
+ *   listing every issue, and returns a frozen, defaulted copy (the caller's object is never touched).
+ * The factory calls `resolve…`; the registry calls `check…` per section, so anything that passes
+ * `createBulwark` cannot fail later.
  */
-import type { ConfigIssue } from '../errors/bulwark-error.js';
-import { parseDuration } from '../util/duration.js';
+import { type ConfigIssue, InvalidConfigError } from '../errors/bulwark-error.js';
+import { MAX_TIMER_MS, parseDuration } from './duration.js';
 
 /** Collects config issues. */
 export class Issues {
@@ -86,6 +95,7 @@ function distance(a: string, b: string): number {
 }
 
 const DURATION_FIX = "use a number of milliseconds or a string such as '250ms', '2s', '1m' or '1h'";
+const MAX_FIX = `use at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest delay a Node.js timer can wait`;
 
 /** A positive integer (≥ 1). */
 export const positiveInt: Check = (v, p, out) => {
@@ -115,14 +125,21 @@ export function numberIn(min: number, max: number, expected: string): Check {
 /** A percentage from 0 to 100. */
 export const percentage: Check = numberIn(0, 100, 'a percentage from 0 to 100');
 
-/** A duration (ms or `'250ms'`, `'2s'`, `'1m'`, `'1h'`); `positive` rejects zero. */
+/**
+ * A duration (ms or `'250ms'`, `'2s'`, `'1m'`, `'1h'`) of at most the timer maximum
+ * ({@link MAX_TIMER_MS}, 2^31−1 ms); `positive` rejects zero. The one place durations are checked.
+ */
 export function duration(positive = false): Check {
   return (v, p, out) => {
     const ms = parseDuration(v);
     if (ms === undefined) out.add(p, 'a duration', v, DURATION_FIX);
     else if (positive && ms <= 0) out.add(p, 'a duration greater than zero', v, DURATION_FIX);
+    else if (ms > MAX_TIMER_MS) out.add(p, `a duration of at most ${MAX_TIMER_MS} ms`, v, MAX_FIX);
   };
 }
+
+/** A positive duration (the common case: timeouts, windows, intervals). */
+export const positiveDuration: Check = duration(true);
 
 /** One of a fixed set of strings. */
 export function oneOf(values: readonly string[]): Check {
@@ -133,6 +150,9 @@ export function oneOf(values: readonly string[]): Check {
     out.add(p, expected, v, near ? `did you mean '${near}'?` : `use ${expected}`);
   };
 }
+
+/** A check that accepts anything (values only code can judge, such as a fallback's static value). */
+export const anything: Check = () => {};
 
 /** A boolean. */
 export const boolean: Check = (v, p, out) => {
@@ -155,6 +175,44 @@ export const headerName: Check = (v, p, out) => {
   if (typeof v !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v))
     out.add(p, 'an HTTP header name', v, "use letters, digits and '-', e.g. 'x-request-id'");
 };
+
+/** The event stream check shared by every policy's `events` option. */
+export const eventStream: Check = withMethods(
+  'an EventStream',
+  ['on', 'onAny', 'emit'],
+  'pass an EventStream instance from code',
+);
+
+/** A Store check (structural), for breakers and rate limits that share state. */
+export const store: Check = withMethods(
+  'a Store (get, set, delete, increment, publish, subscribe, close)',
+  ['get', 'set', 'delete', 'increment', 'publish', 'subscribe', 'close'],
+  'pass a Store instance from code, e.g. new MemoryStore()',
+);
+
+/** Fields every policy accepts from code: `name` (in events and errors) and `events`. */
+export const commonFields: Readonly<Record<'name' | 'events', Check>> = { name: text, events: eventStream };
+
+/** Picks `first` when `isFirst(value)`, else `second`. */
+export function either(isFirst: (v: unknown) => boolean, first: Check, second: Check): Check {
+  return (v, p, out) => (isFirst(v) ? first : second)(v, p, out);
+}
+
+/** Throws one {@link InvalidConfigError} listing every issue collected, if any. */
+export function throwIfIssues(issues: Issues): void {
+  if (issues.list.length > 0) throw new InvalidConfigError(issues.list);
+}
+
+/** Runs `check` on `input` at `path` and throws one {@link InvalidConfigError} when it found problems. */
+export function assertValid(
+  check: (input: unknown, path: string, issues: Issues) => void,
+  input: unknown,
+  path: string,
+): void {
+  const issues = new Issues();
+  check(input, path, issues);
+  throwIfIssues(issues);
+}
 
 /** An array whose every item passes `item`. */
 export function arrayOf(item: Check, expected: string): Check {

@@ -21,8 +21,6 @@ import {
   headerName,
   Issues,
   isPlainObject,
-  nonNegInt,
-  percentage,
   positiveDuration,
   positiveInt,
   shape,

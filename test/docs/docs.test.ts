@@ -5,21 +5,53 @@
  * parses, `sh` commands are checked against the repository, bare fences must say what they are.
  * Needs the packages built (`npm test` builds first): blocks import `@bulwark/*` from dist/.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { configFromYaml, validateConfig } from '@bulwark/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { compare, exampleOf, parseConsole, runCommand, type Shown, startExample } from './examples.js';
 import { type Block, blocksOf, KNOWN_DIRECTIVES, label } from './markdown.js';
 import { programsOf, root, start, type TsProgram, typecheck } from './run-ts.js';
 import { checkShell } from './sh.js';
 
-/** The Markdown files whose blocks are run; grows until it is every Markdown file in the repo. */
-const COVERED = ['README.md', 'test/docs/README.md'];
+/** Every Markdown file of the repository (outside node_modules, dist and dot-folders but .changeset). */
+function markdownFiles(dir = ''): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+    const rel = dir === '' ? entry.name : `${dir}/${entry.name}`;
+    if (entry.isDirectory()) {
+      if (['node_modules', 'dist', 'coverage'].includes(entry.name)) continue;
+      if (entry.name.startsWith('.') && entry.name !== '.changeset') continue;
+      out.push(...markdownFiles(rel));
+    } else if (entry.name.endsWith('.md')) out.push(rel);
+  }
+  return out.sort();
+}
+
+const COVERED = markdownFiles();
+
+/**
+ * Files whose blocks do not run yet, with the helper who owns them. Their tests are skipped (and
+ * listed as such); the owner removes the line once `npx vitest run test/docs` passes for the file.
+ */
+const PENDING: Record<string, string> = {
+  'packages/core/docs/config.md': 'options',
+  'packages/core/docs/errors.md': 'errors',
+  'packages/core/docs/propagation.md': 'context',
+  'packages/express/README.md': 'http',
+  'packages/koa/README.md': 'http',
+  'packages/nestjs/README.md': 'nest',
+  'examples/express-basic/README.md': 'docs',
+  'examples/koa-basic/README.md': 'docs',
+  'examples/nestjs-basic/README.md': 'docs',
+  'examples/multi-service/README.md': 'docs',
+};
 
 const TS = new Set(['ts', 'typescript']);
 const SH = new Set(['sh', 'bash', 'shell']);
 
-const files = COVERED.map((file) => ({ file, blocks: blocksOf(root, file) }));
-const programs: TsProgram[] = files.flatMap((f) => programsOf(f.blocks));
+const files = COVERED.map((file) => ({ file, blocks: blocksOf(root, file), pending: PENDING[file] }));
+const programs: TsProgram[] = files.filter((f) => !f.pending).flatMap((f) => programsOf(f.blocks));
 let typeErrors = new Map<string, string[]>();
 
 beforeAll(async () => {
@@ -27,10 +59,14 @@ beforeAll(async () => {
     if (!existsSync(`${root}packages/${pkg}/dist`))
       throw new Error('Build the packages first: npm run build');
   }
-  typeErrors = await typecheck(programs);
+  typeErrors = typecheck(programs);
 }, 180_000);
 
-describe.each(files)('$file', ({ file, blocks }) => {
+describe.each(files)('$file', ({ file, blocks, pending }) => {
+  if (pending) {
+    it.skip(`pending: its blocks do not all run yet (owner: ${pending}; remove it from PENDING in test/docs/docs.test.ts)`, () => {});
+    return;
+  }
   it('every directive is known, every bare fence says what it is', () => {
     const problems: string[] = [];
     for (const b of blocks) {
@@ -43,6 +79,34 @@ describe.each(files)('$file', ({ file, blocks }) => {
       const known =
         TS.has(b.lang) || SH.has(b.lang) || ['yaml', 'yml', 'json', 'console', '', 'text'].includes(b.lang);
       if (!known) problems.push(`${label(b)}: the harness does not run "${b.lang}" blocks`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('every relative link resolves inside the repository (and, in a package, inside its tarball)', () => {
+    const text = readFileSync(join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+    const pkg = /^packages\/[^/]+\//.exec(file)?.[0];
+    const shipped: string[] = pkg
+      ? [
+          ...(JSON.parse(readFileSync(join(root, pkg, 'package.json'), 'utf8')).files ?? []),
+          'README.md',
+          'LICENSE',
+          'package.json',
+        ]
+      : [];
+    const problems: string[] = [];
+    for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      const target = (m[1] as string).split('#')[0] as string;
+      if (target === '' || /^[a-z]+:/i.test(target)) continue;
+      const abs = resolve(join(root, file, '..'), target);
+      if (!abs.startsWith(root)) problems.push(`${target}: outside the repository`);
+      else if (!existsSync(abs)) problems.push(`${target}: no such file`);
+      else if (pkg) {
+        const inPkg = relative(join(root, pkg), abs);
+        if (inPkg.startsWith('..') || !shipped.some((f) => inPkg === f || inPkg.startsWith(`${f}/`))) {
+          problems.push(`${target}: not in the package's tarball ("files"); ship it or link it absolutely`);
+        }
+      }
     }
     expect(problems).toEqual([]);
   });
@@ -67,6 +131,49 @@ describe.each(files)('$file', ({ file, blocks }) => {
       expect(checkShell(root, file, b.code).issues).toEqual([]);
     });
   }
+
+  const example = exampleOf(file);
+  const envOf = (b: Block): Record<string, string> =>
+    typeof b.directives.env === 'string'
+      ? Object.fromEntries(b.directives.env.split(/\s+/).map((kv) => kv.split('=', 2) as [string, string]))
+      : {};
+  /** Runs shown commands against a fresh instance of the example; returns every mismatch. */
+  const check = async (b: Block, shown: Shown[]) => {
+    if (!example) throw new Error(`${label(b)}: shown output outside an example's README`);
+    const running = await startExample(example, envOf(b));
+    const problems: string[] = [];
+    try {
+      for (const s of shown) {
+        const actual = await runCommand(running, example, s.command);
+        const diff = compare(s.expected, actual, b.directives.unordered === true);
+        if (diff) problems.push(`$ ${s.command}\n${diff}`);
+      }
+    } finally {
+      await running.stop();
+    }
+    return problems;
+  };
+
+  for (const b of fileBlocks((x) => x.lang === 'console')) {
+    it(`${label(b)}: the shown output is real`, async () => {
+      expect(await check(b, parseConsole(b.code))).toEqual([]);
+    }, 60_000);
+  }
+
+  blocks.forEach((b, i) => {
+    if (!SH.has(b.lang)) return;
+    const curls = checkShell(root, file, b.code).curls;
+    if (curls.length === 0) return;
+    const next = blocks[i + 1];
+    it(`${label(b)}: each curl's shown output is real`, async () => {
+      expect(curls.length, 'one curl per block, followed by its output').toBe(1);
+      expect(next?.directives.output, `${label(b)}: an output block must follow the curl`).toBe(true);
+      const shown = [
+        { command: curls[0]?.command as string, expected: (next as Block).code.trimEnd().split('\n') },
+      ];
+      expect(await check(b, shown)).toEqual([]);
+    }, 60_000);
+  });
 
   for (const p of programs.filter((x) => x.blocks[0]?.file === file)) {
     const name =

@@ -3,16 +3,14 @@
  * workspace sources, then transpiled and run in a child process with the preload (free ports,
  * loopback only) and with `downstream=` origins replaced by real local servers.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { type Downstream, type DownstreamScript, startDownstream } from './downstream.js';
 import { type Block, label } from './markdown.js';
 
-const exec = promisify(execFile);
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 /** Extracted blocks live under node_modules (git- and biome-ignored, outside the root tsconfig). */
 export const outDir = join(root, 'node_modules/.cache/bulwark-doc-test');
@@ -93,7 +91,7 @@ const PLACEHOLDER = 'http://127.0.0.1:9';
  * Type-checks every program in one `tsc --noEmit` run. Returns the errors per program name,
  * each pointing at the Markdown line.
  */
-export async function typecheck(programs: TsProgram[]): Promise<Map<string, string[]>> {
+export function typecheck(programs: TsProgram[]): Map<string, string[]> {
   const dir = join(outDir, 'typecheck');
   mkdirSync(dir, { recursive: true });
   const src = (p: string, entry = 'index') => join(root, `packages/${p}/src/${entry}.ts`);
@@ -129,34 +127,29 @@ export async function typecheck(programs: TsProgram[]): Promise<Map<string, stri
     files,
   };
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
-  const tsc = require.resolve('typescript/bin/tsc');
-  const out = await exec(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'], {
-    cwd: root,
-    maxBuffer: 16 << 20,
-  }).then(
-    (r) => r.stdout,
-    (e: { stdout?: string }) => e.stdout ?? String(e),
-  );
+  // The compiler API, not the tsc CLI: tsc stops at the first file with a syntax error, and every
+  // other block's semantic errors would go unreported.
+  const ts = require('typescript') as typeof import('typescript');
+  const parsed = ts.parseJsonConfigFileContent(tsconfig, ts.sys, dir);
+  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options });
   const errors = new Map<string, string[]>(programs.map((p) => [p.name, []]));
-  const byName = new Map(programs.map((p) => [p.name, p]));
-  let current: string[] | undefined;
-  for (const line of out.split('\n')) {
-    const m = /([^/\\]+)\.mts\((\d+),(\d+)\): (error .*)$/.exec(line);
-    if (m) {
-      const p = byName.get(m[1] as string);
-      const at = p ? (p.lines[Number(m[2]) - 1] ?? 0) : 0;
-      const where = p ? `${p.blocks[0]?.file}:${at === 0 ? 'setup' : at}` : (m[1] as string);
-      current = errors.get(m[1] as string) ?? [];
-      current.push(`${where}: ${m[4]}`);
-      errors.set(m[1] as string, current);
-    } else if (line.startsWith('  ') && current) {
-      current.push(line);
-    } else if (line.trim() !== '') {
-      // An error outside the blocks (a workspace source): attribute it to every program.
-      current = undefined;
-      for (const list of errors.values()) list.push(line);
+  const global = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()];
+  programs.forEach((p, i) => {
+    const sf = program.getSourceFile(files[i] as string);
+    const list = errors.get(p.name) as string[];
+    const diagnostics = sf
+      ? [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]
+      : [];
+    for (const d of [...global, ...diagnostics]) {
+      const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+      if (d.file && d.start !== undefined) {
+        const { line } = d.file.getLineAndCharacterOfPosition(d.start);
+        const at = d.file === sf ? (p.lines[line] ?? 0) : 0;
+        const where = d.file === sf ? `${p.blocks[0]?.file}:${at === 0 ? 'setup' : at}` : d.file.fileName;
+        list.push(`${where}: TS${d.code}: ${text}`);
+      } else list.push(`TS${d.code}: ${text}`);
     }
-  }
+  });
   return errors;
 }
 

@@ -104,6 +104,10 @@ export function checkShell(
         }
       } else if (cmd === 'curl') {
         curls.push({ command, cwd });
+      } else if (cmd === 'npx' && sub !== 'vitest') {
+        if (!existsSync(join(root, 'node_modules/.bin', sub ?? ''))) {
+          issues.push({ command, problem: `npx ${sub}: not a binary installed by this repository` });
+        }
       } else if (cmd === 'npx' && sub === 'vitest') {
         // `npx vitest run <paths>`: every path exists.
         for (const p of rest.filter((x) => x !== 'run' && !x.startsWith('-'))) {

@@ -40,6 +40,7 @@ export {
 } from './context/context.js';
 export { type CorrelationIdGenerator, newCorrelationId } from './context/correlation.js';
 export { type RunWithCorrelationOptions, runWithCorrelation } from './context/job.js';
+export { otelSpanEvents } from './context/otel.js';
 export {
   childTraceparent,
   formatTraceparent,

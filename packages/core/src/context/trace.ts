@@ -11,10 +11,13 @@
  * - `tracestate` is kept only when the `traceparent` was valid, parsed and truncated as the spec
  *   says (see `tracestate.ts`).
  * - Each outgoing request gets its own parent id ({@link childTraceparent}).
+ * - With OpenTelemetry active (a valid span context is current), its span is the trace: the
+ *   context takes OTel's trace id, span id, flags and tracestate (see `otel.ts`).
  */
 import { randomFillSync } from 'node:crypto';
 import type { RequestContext, TraceContext } from './context.js';
 import type { IncomingHeaders } from './headers.js';
+import { activeOtelSpanContext, type OtelSpanContext } from './otel.js';
 import { acceptTracestate } from './tracestate.js';
 
 export { acceptTracestate, MAX_TRACESTATE_LENGTH } from './tracestate.js';
@@ -133,6 +136,8 @@ export function traceFromHeaders(headers: IncomingHeaders): TraceContext {
   const raw = headers.traceparent;
   // Several traceparent headers cannot be told apart: treat them as none.
   const parsed = parseTraceparent(Array.isArray(raw) ? (raw.length === 1 ? raw[0] : undefined) : raw);
+  const otel = activeOtelSpanContext();
+  if (otel !== undefined) return fromOtel(otel, parsed);
   if (!parsed) return { traceId: newTraceId(), spanId: newSpanId(), flags: NEW_TRACE_FLAGS };
   const trace: TraceContext = {
     traceId: parsed.traceId,
@@ -142,6 +147,28 @@ export function traceFromHeaders(headers: IncomingHeaders): TraceContext {
   };
   const state = acceptTracestate(headers.tracestate);
   if (state !== undefined) trace.tracestate = state;
+  return trace;
+}
+
+/**
+ * The trace context when OpenTelemetry is active: its span is this service's span. A remote span
+ * context (extracted, no local span started) is the caller's: this service gets a fresh span id.
+ */
+function fromOtel(sc: OtelSpanContext, parsed: ParsedTraceparent | undefined): TraceContext {
+  const trace: TraceContext = {
+    traceId: sc.traceId,
+    spanId: sc.isRemote ? newSpanId() : sc.spanId,
+    flags: sc.traceFlags & 0xff,
+  };
+  if (sc.isRemote) trace.parentId = sc.spanId;
+  else if (parsed !== undefined && parsed.traceId === sc.traceId) trace.parentId = parsed.parentId;
+  let state: string | undefined;
+  try {
+    state = sc.traceState?.serialize();
+  } catch {
+    state = undefined;
+  }
+  if (state) trace.tracestate = state;
   return trace;
 }
 

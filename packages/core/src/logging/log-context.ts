@@ -1,8 +1,20 @@
 /**
  * Log fields of the current request, for any logger: the correlation ID, trace id and span id.
  * Loggers call these on every line, so they allocate one small object and nothing else.
+ *
+ * With OpenTelemetry active, the trace id and span id are those of the span active when the line
+ * is written (as OTel's own log correlation writes them), so a line logged inside a child span
+ * names that span, and fields OTel's instrumentation adds under the same names keep their values.
  */
-import { getContext } from '../context/context.js';
+import { getContext, type RequestContext } from '../context/context.js';
+import { activeOtelSpanContext } from '../context/otel.js';
+
+/** Trace id and span id for a log line: the active OTel span's when there is one, else the context's. */
+function ids(ctx: RequestContext): { traceId: string; spanId: string } {
+  const sc = activeOtelSpanContext();
+  if (sc === undefined || sc.isRemote) return ctx.trace;
+  return sc;
+}
 
 /** The log fields of the current request; every member is set inside a request. */
 export interface LogContext {
@@ -22,7 +34,8 @@ export interface LogContext {
 export function logContext(): LogContext {
   const ctx = getContext();
   if (ctx === undefined) return {};
-  return { correlationId: ctx.correlationId, traceId: ctx.trace.traceId, spanId: ctx.trace.spanId };
+  const t = ids(ctx);
+  return { correlationId: ctx.correlationId, traceId: t.traceId, spanId: t.spanId };
 }
 
 /** Field names used by {@link pinoMixin} (e.g. `{ traceId: 'trace_id', spanId: 'span_id' }` for OpenTelemetry's names). */
@@ -58,8 +71,9 @@ export function pinoMixin(keys?: LogKeys): () => Record<string, string> {
     if (ctx === undefined) return {};
     const out: Record<string, string> = {};
     out[c] = ctx.correlationId;
-    out[t] = ctx.trace.traceId;
-    out[s] = ctx.trace.spanId;
+    const i = ids(ctx);
+    out[t] = i.traceId;
+    out[s] = i.spanId;
     return out;
   };
 }

@@ -98,7 +98,7 @@ export function axiosInterceptor(instance: AxiosInstanceLike, options?: Propagat
     if (ctx === undefined) return config;
     const target = targetOf(config.url, config.baseURL, config.method);
     if (o.shouldPropagate && !o.shouldPropagate(target)) return config;
-    const plan = planOutgoing(ctx, o);
+    const plan = planOutgoing(ctx, o, Date.now(), 'inject');
     if (plan.spent) throw spentError(o, plan.budgetMs, target.origin || undefined);
     if (typeof config.headers !== 'object' || config.headers === null) config.headers = {};
     setMissing(config.headers as Bag, plan.headers);
@@ -128,7 +128,7 @@ export function gotHooks(options?: PropagationOptions): GotHooksLike {
         if (ctx === undefined) return;
         const target = targetOf(gotOptions.url, undefined, gotOptions.method);
         if (o.shouldPropagate && !o.shouldPropagate(target)) return;
-        const plan = planOutgoing(ctx, o);
+        const plan = planOutgoing(ctx, o, Date.now(), 'inject');
         if (plan.spent) throw spentError(o, plan.budgetMs, target.origin || undefined);
         setMissing(gotOptions.headers as Bag, plan.headers);
       },

@@ -5,6 +5,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { getContext } from '../context/context.js';
+import { injectOtel, otelFields } from '../context/otel.js';
 import type { Disposable } from '../types.js';
 import { type PropagationOptions, planOutgoing, resolvePropagation, spentError } from './headers.js';
 
@@ -49,6 +50,53 @@ function presentHeaders(headers: unknown): Set<string> {
   return names;
 }
 
+/** Removes the first header `name` (lower case) from an undici request's headers. */
+function removeHeader(request: UndiciRequest, name: string): void {
+  const h = request.headers;
+  if (Array.isArray(h)) {
+    for (let i = 0; i < h.length; i += 2) {
+      if (typeof h[i] === 'string' && (h[i] as string).toLowerCase() === name) {
+        h.splice(i, 2);
+        return;
+      }
+    }
+  } else if (typeof h === 'string') {
+    const lines = h.split('\r\n');
+    const i = lines.findIndex((l) => l.slice(0, l.indexOf(':')).trim().toLowerCase() === name);
+    if (i >= 0) {
+      lines.splice(i, 1);
+      request.headers = lines.join('\r\n');
+    }
+  }
+}
+
+/**
+ * With OpenTelemetry active, the trace headers come from OTel. When the undici instrumentation
+ * subscribed before us it has added them already: nothing to do. Otherwise they are injected
+ * through `propagation.inject`, provisionally: should the instrumentation subscribe after us (the
+ * SDK started after `enableFetchPropagation`), its own `addHeader` of the same name replaces ours,
+ * so the request carries exactly one `traceparent` either way.
+ */
+function injectProvisionally(request: UndiciRequest, present: Set<string>): void {
+  const fields = otelFields();
+  if (fields.length === 0 || fields.some((f) => present.has(f))) return;
+  const carrier: Record<string, string> = {};
+  if (!injectOtel(carrier)) return;
+  const ours = new Set<string>();
+  const add = request.addHeader as (name: string, value: string) => unknown;
+  for (const k in carrier) {
+    const name = k.toLowerCase();
+    ours.add(name);
+    add.call(request, name, carrier[k] as string);
+  }
+  if (ours.size === 0) return;
+  request.addHeader = function addHeader(this: UndiciRequest, name: string, value: string) {
+    const n = typeof name === 'string' ? name.toLowerCase() : '';
+    if (ours.delete(n)) removeHeader(this, n);
+    return add.call(this, name, value);
+  };
+}
+
 /**
  * Starts adding the correlation ID, `traceparent`, `tracestate` and deadline headers to every
  * `fetch`/undici request made inside a request context; `dispose()` stops it.
@@ -80,6 +128,7 @@ export function enableFetchPropagation(options?: FetchPropagationOptions): Dispo
       for (const name in plan.headers) {
         if (!present.has(name)) request.addHeader(name, plan.headers[name] as string);
       }
+      injectProvisionally(request, present);
       if (plan.spent && failFast) {
         // undici aborts a request whose `error` is set when it is about to be written, before any
         // byte reaches the server (Request#onConnect). The deadline header of 0 is the fallback.

@@ -1,11 +1,16 @@
 /**
  * The headers an outgoing call carries while a request is being handled: the correlation ID, a
- * W3C `traceparent` (same trace id, this service's span id as the parent), `tracestate` passed
- * through, and the remaining deadline in ms minus a safety margin. Every client integration
- * (fetch, node:http, axios, got, the resilient client) builds its headers here.
+ * W3C `traceparent` (same trace id, a fresh parent id per call), `tracestate` passed on, and the
+ * remaining deadline in ms minus a safety margin. Every client integration (fetch, node:http,
+ * axios, got, the resilient client) builds its headers here.
+ *
+ * With OpenTelemetry active, Bulwark writes no `traceparent`/`tracestate` of its own: OTel's
+ * instrumentations do, or (`trace: 'inject'`) OTel's `propagation.inject` writes them here, into
+ * keys an instrumentation overwrites, so a request never carries two.
  */
 import { getContext, type RequestContext } from '../context/context.js';
 import { DEFAULT_CORRELATION_HEADER, DEFAULT_DEADLINE_HEADER } from '../context/headers.js';
+import { activeOtelSpanContext, injectOtel } from '../context/otel.js';
 import { childTraceparent } from '../context/trace.js';
 import { DeadlineExceededError } from '../errors/bulwark-error.js';
 import { type Duration, toMs } from '../util/duration.js';
@@ -96,16 +101,30 @@ export function resolvePropagation(options?: PropagationOptions | ResolvedPropag
   };
 }
 
+/**
+ * What to do with the trace headers when OpenTelemetry is active: `'leave'` them to OTel's
+ * instrumentation (fetch: the undici instrumentation adds its own, unconditionally), or
+ * `'inject'` them through `propagation.inject` (node:http, axios, got: the http instrumentation
+ * overwrites the same keys, and without it they still go out).
+ */
+export type OtelTraceHeaders = 'leave' | 'inject';
+
 /** The headers for an outgoing call made inside `ctx`, without throwing when the budget is spent. */
 export function planOutgoing(
   ctx: RequestContext,
   o: ResolvedPropagation,
   now: number = Date.now(),
+  otel: OtelTraceHeaders = 'leave',
 ): OutgoingPlan {
   const headers: Record<string, string> = {};
   headers[o.correlationHeader] = ctx.correlationId;
-  headers.traceparent = childTraceparent(ctx);
-  if (ctx.trace.tracestate !== undefined) headers.tracestate = ctx.trace.tracestate;
+  const carrier: Record<string, string> | undefined = otel === 'inject' ? {} : undefined;
+  if (carrier !== undefined ? injectOtel(carrier) : activeOtelSpanContext() !== undefined) {
+    if (carrier !== undefined) for (const k in carrier) headers[k.toLowerCase()] = carrier[k] as string;
+  } else {
+    headers.traceparent = childTraceparent(ctx);
+    if (ctx.trace.tracestate !== undefined) headers.tracestate = ctx.trace.tracestate;
+  }
   if (ctx.deadline === undefined) return { headers, budgetMs: undefined, spent: false };
   const budgetMs = Math.floor(ctx.deadline - now - o.marginMs);
   headers[o.deadlineHeader] = String(Math.max(0, budgetMs));

@@ -42,7 +42,7 @@ export function withPropagation<T extends http.RequestOptions>(
     method: (options.method ?? 'GET').toUpperCase(),
   };
   if (o.shouldPropagate && !o.shouldPropagate(target)) return copy;
-  const plan = planOutgoing(ctx, o);
+  const plan = planOutgoing(ctx, o, Date.now(), 'inject');
   if (plan.spent) throw spentError(o, plan.budgetMs, target.origin);
   if (Array.isArray(options.headers)) {
     // Raw [name, value, ...] form: append what is missing.
@@ -88,7 +88,7 @@ function propagating<A extends typeof http.Agent>(
         method: req.method,
       };
       if (!o.shouldPropagate || o.shouldPropagate(target)) {
-        const plan = planOutgoing(ctx, o);
+        const plan = planOutgoing(ctx, o, Date.now(), 'inject');
         if (plan.spent) {
           // Fail it the way an agent fails a connection it could not make: no socket, nothing
           // written, and the request emits 'error' then 'close'.

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { request as httpRequest, type Server } from 'node:http';
+import { createRequire } from 'node:module';
 import { type AddressInfo, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ERROR_CODES, memoryStore } from '@bulwark/core';
@@ -15,7 +16,9 @@ import type { AppFactory, ConformanceApp } from './spec.js';
 /** Adapter name → its app module (default export, or the module's one exported factory). */
 const APPS: Record<string, string> = {
   express: './apps/express.js',
+  express4: './apps/express4.js',
   koa: './apps/koa.js',
+  koa2: './apps/koa2.js',
   nest: './apps/nest.js',
   'nest-fastify': './apps/nest-fastify.js',
 };
@@ -43,7 +46,12 @@ const policies = {
   flaky: { circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 200 } },
   degradable: { fallback: { value: { ok: true, fallback: true } } },
 };
-const config = (http: Record<string, unknown> = {}) => ({ policies, http: { production: true, ...http } });
+/** Unknown errors are reported through onError; the cases that throw them on purpose stay quiet (case 13 checks it). */
+const quiet = () => {};
+const config = (http: Record<string, unknown> = {}) => ({
+  policies,
+  http: { production: true, onError: quiet, ...http },
+});
 
 interface Raw {
   status: number;
@@ -400,6 +408,38 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
       expect(res.text ?? '').toBe('');
     });
   });
+
+  it('13. each unknown 5xx error is reported once through onError, with its correlation ID; Bulwark outcomes and 4xx are not', async () => {
+    const reports: { error: unknown; correlationId: string; status: number }[] = [];
+    const onError = (error: unknown, r: { correlationId: string; status: number }) =>
+      reports.push({ error, correlationId: r.correlationId, status: r.status });
+    const { http } = await start(config({ onError }));
+    const boom = await http.get('/boom').set('x-request-id', 'report-1');
+    problem(boom, 500);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]?.error).toMatchObject({ message: 'db password is hunter2' });
+    expect(reports[0]?.error).toBeInstanceOf(Error);
+    expect(reports[0]).toMatchObject({ correlationId: 'report-1', status: 500 });
+    problem(await http.get('/bulwark-error'), 503, 'BULKHEAD_FULL');
+    expect((await http.get('/ok')).status).toBe(200);
+    expect((await http.get('/no-such-route')).status).toBe(404);
+    expect(reports).toHaveLength(1);
+  });
+
+  it('14. an unknown route answers 404 as problem+json', async () => {
+    const { http, probe } = await start();
+    const res = await http.get('/no-such-route').set('accept', 'text/html');
+    const body = problem(res, 404);
+    expect(body.instance).toBe('/no-such-route');
+    expect(probe.handlerRuns).toBe(0);
+  });
+});
+
+it('runs the older majors for real: Express 4 and Koa 2 are the installed aliases', () => {
+  const require = createRequire(import.meta.url);
+  expect((require('express4/package.json') as { version: string }).version).toMatch(/^4\./);
+  expect((require('koa2/package.json') as { version: string }).version).toMatch(/^2\./);
+  expect(factories.map((f) => f.name)).toEqual(expect.arrayContaining(['express4', 'koa2']));
 });
 
 it('finds at least the Express conformance app', () => {

@@ -8,6 +8,7 @@
  */
 export { AdapterRequest, type HeaderSink, writeAdmissionHeaders } from './http/adapter-request.js';
 export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';
+export type { ErrorReport, ErrorReporter } from './http/report.js';
 export { AdmissionView, type RequestView } from './http/request-view.js';
 export type {
   Admission,
@@ -17,6 +18,7 @@ export type {
   IncomingHeaders,
   OutboundResponse,
   ProblemDetails,
+  ProtectedRoute,
   RouteProtection,
 } from './http/types.js';
 export type { BulkheadCompartment, BulkheadRelease } from './policies/bulkhead.js';

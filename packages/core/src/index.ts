@@ -88,6 +88,7 @@ export {
 export { ERROR_CODES, type ErrorCategory, type ErrorCode } from './errors/codes.js';
 export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './errors/problem.js';
 export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details.js';
+export type { ErrorReport, ErrorReporter } from './http/report.js';
 // -- logging --
 export { type LogContext, type LogKeys, logContext, pinoMixin } from './logging/log-context.js';
 // -- policies and their composition --

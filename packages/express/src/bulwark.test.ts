@@ -350,3 +350,46 @@ describe('errorHandler', () => {
     expect(after).toHaveBeenCalledWith(expect.objectContaining({ message: 'late' }));
   });
 });
+
+describe('error reporting and request IDs', () => {
+  it('logs each unknown error once by default, with its stack and correlation ID (console.error)', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const bw = make();
+      const app = express();
+      app.use(bw.middleware);
+      app.get('/boom', () => {
+        throw new Error('disk on fire');
+      });
+      app.get('/gone', (_req, _res, next) =>
+        next(Object.assign(new Error('gone'), { status: 410, expose: true })),
+      );
+      app.use(bw.errorHandler);
+      const res = await supertest(app).get('/boom').set('x-request-id', 'log-1');
+      expect(res.status).toBe(500);
+      expect((await supertest(app).get('/gone')).status).toBe(410);
+      expect(logged).toHaveBeenCalledTimes(1);
+      const [message, error] = logged.mock.calls[0] as [string, Error];
+      expect(message).toContain('log-1');
+      expect(message).toContain('GET /boom');
+      expect(error.stack).toContain('disk on fire');
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
+  it('sets req.id to the correlation ID when absent, and keeps one set before it', async () => {
+    const bw = make();
+    const app = express();
+    app.use('/own', (req, _res, next) => {
+      (req as { id?: unknown }).id = 42;
+      next();
+    });
+    app.use(bw.middleware);
+    app.get(['/plain', '/own'], (req, res) => {
+      res.json({ id: (req as { id?: unknown }).id });
+    });
+    expect((await supertest(app).get('/plain').set('x-request-id', 'rid-1')).body).toEqual({ id: 'rid-1' });
+    expect((await supertest(app).get('/own').set('x-request-id', 'rid-2')).body).toEqual({ id: 42 });
+  });
+});

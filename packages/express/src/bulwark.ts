@@ -27,6 +27,8 @@ export interface BulwarkExpress {
   readonly middleware: RequestHandler;
   /** Wraps a route handler in route protection (a named or inline policy, a timeout). */
   protect<T>(protection: RouteProtection, handler: ProtectedHandler<T>): RequestHandler;
+  /** Answers any request that reached it with a 404 `application/problem+json`; mount it after every route, before `errorHandler`. */
+  readonly notFound: RequestHandler;
   /** Error middleware writing any error as `application/problem+json`; mount it last. */
   readonly errorHandler: ErrorRequestHandler;
   /** The Bulwark core instance (call `core.close()` on shutdown). */
@@ -104,6 +106,7 @@ function send(req: Request, res: Response, out: OutboundResponse): void {
  * const bw = bulwark({ http: { bulkhead: { maxConcurrent: 100, maxQueue: 50 } } });
  * app.use(bw.middleware);
  * app.get('/users/:id', bw.protect({ timeout: '2s' }, (req, _res, signal) => users.get(req.params.id, signal)));
+ * app.use(bw.notFound);
  * app.use(bw.errorHandler);
  */
 export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpress {
@@ -130,6 +133,9 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
       return;
     }
     req.bulwark = new AdmissionView(a, engine);
+    // express-request-id / pino-http convention: `req.id` is the request's ID (pino-http then logs ours).
+    const r = req as { id?: unknown };
+    if (r.id === undefined) r.id = a.context.correlationId;
     engine.run(a, then ?? next);
   }
 
@@ -183,5 +189,14 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
     send(req, res, engine.toResponse(err, inbound, req.bulwark?.context));
   };
 
-  return { middleware, protect, errorHandler, core };
+  const notFound: RequestHandler = (req, res) => {
+    const inbound = (req as Stateful)[STATE] ?? new Inbound(req, res);
+    const err = Object.assign(new Error('No route matches this method and path.'), {
+      status: 404,
+      expose: true,
+    });
+    send(req, res, engine.toResponse(err, inbound, req.bulwark?.context));
+  };
+
+  return { middleware, protect, notFound, errorHandler, core };
 }

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -8,6 +9,7 @@ import {
   getContext,
   type RequestContext,
 } from '@bulwark/core';
+import { bodyParser } from '@koa/bodyparser';
 import Koa, { type Middleware } from 'koa';
 import request from 'supertest';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
@@ -73,8 +75,8 @@ describe('middleware', () => {
 
   it('types ctx.state.bulwark through DefaultState', () => {
     const mw: Middleware = (ctx) => {
-      expectTypeOf(ctx.state.bulwark).toEqualTypeOf<BulwarkState>();
-      expectTypeOf(ctx.state.bulwark.degrade).parameter(0).toBeString();
+      expectTypeOf(ctx.state.bulwark).toEqualTypeOf<BulwarkState | undefined>();
+      expectTypeOf(ctx.state.bulwark!.degrade).parameter(0).toBeString();
     };
     expect(mw).toBeTypeOf('function');
   });
@@ -82,7 +84,7 @@ describe('middleware', () => {
   it('sets the degraded header from degrade() and from markDegraded deeper down', async () => {
     const { agent, bw } = makeApp({
       'GET /d': (ctx) => {
-        ctx.state.bulwark.degrade('cache-stale');
+        ctx.state.bulwark!.degrade('cache-stale');
         ctx.body = { ok: true };
       },
     });
@@ -236,7 +238,7 @@ describe('middleware', () => {
     const { app, errors } = makeApp(
       {
         'GET /hang': async (ctx) => {
-          signal = ctx.state.bulwark.signal;
+          signal = ctx.state.bulwark!.signal;
           await aborted(signal);
           sawAbort();
           throw signal.reason; // a cancellation, not a server error: not emitted
@@ -293,7 +295,7 @@ describe('middleware', () => {
     const { agent } = makeApp({
       'GET /slow': async (ctx) => {
         runs++;
-        await sleep(5_000, ctx.state.bulwark.signal);
+        await sleep(5_000, ctx.state.bulwark!.signal);
         ctx.body = 'late';
       },
     });
@@ -324,7 +326,7 @@ describe('middleware', () => {
     let contexts = 0;
     app.use(bw.middleware);
     app.use((ctx) => {
-      contexts = getContext() === ctx.state.bulwark.context ? 1 : 0;
+      contexts = getContext() === ctx.state.bulwark!.context ? 1 : 0;
       ctx.body = 'ok';
     });
     const res = await request(app.callback()).get('/x');
@@ -365,7 +367,7 @@ describe('protect', () => {
     const bw = bulwark({});
     cores.push(bw.core);
     const app = new Koa();
-    app.use(bw.protect({}, (ctx) => ({ correlationId: ctx.state.bulwark.correlationId })));
+    app.use(bw.protect({}, (ctx) => ({ correlationId: ctx.state.bulwark!.correlationId })));
     const res = await request(app.callback()).get('/').set('x-request-id', 'solo-1');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ correlationId: 'solo-1' });
@@ -388,4 +390,40 @@ describe('protect', () => {
     expect(res.body).toEqual({ fallback: true });
     expect(res.headers[core.http.degradedHeader]).toBeDefined();
   });
+});
+
+describe('body parsers', () => {
+  // koa-bodyparser ships no types; it is a function returning middleware.
+  const koaBodyParser = createRequire(import.meta.url)('koa-bodyparser') as () => Middleware;
+
+  it.each([
+    ['koa-bodyparser', koaBodyParser],
+    ['@koa/bodyparser', () => bodyParser() as unknown as Middleware],
+  ])(
+    '%s: malformed JSON answers 400 with the parser message, not a 500, and is not reported',
+    async (_name, parser) => {
+      const bw = bulwark({ http: { production: true } });
+      cores.push(bw.core);
+      const app = new Koa();
+      const errors: unknown[] = [];
+      app.on('error', (err) => errors.push(err));
+      app.use(bw.middleware);
+      app.use(parser());
+      app.use((ctx) => {
+        ctx.body = { got: (ctx.request as { body?: unknown }).body };
+      });
+      const bad = await request(app.callback())
+        .post('/orders')
+        .set('content-type', 'application/json')
+        .send('{"id": 1,');
+      expect(bad.status).toBe(400);
+      expect(bad.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const body = JSON.parse(bad.text) as { status: number; detail?: string };
+      expect(body.status).toBe(400);
+      expect(body.detail).toBeTruthy();
+      expect(errors).toEqual([]);
+      const good = await request(app.callback()).post('/orders').send({ id: 1 });
+      expect(good.body).toEqual({ got: { id: 1 } });
+    },
+  );
 });

@@ -65,6 +65,8 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
     const upstreamHeaders = res.getHeaderNames();
     try {
       await engine.run(admission, inner);
+      // Nothing answered (Koa's default 404 with no body): answer it as a problem, as for any error.
+      if (ctx.status === 404 && ctx.body == null && !ctx.headerSent) throw notFound();
     } catch (err) {
       if (ctx.headerSent) {
         // Too late to answer. Koa's onerror would report it and leave the response hanging (holding
@@ -73,9 +75,9 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
         res.destroy();
         return;
       }
+      // Handled here, so Koa's onerror never sees it: the engine reports an unknown 5xx once, through
+      // `http.onError` or, by default, Inbound.reportError (the app's 'error' event).
       const out = engine.toResponse(err, inbound, admission.context);
-      // Handled here, so Koa's onerror never sees it: emit server errors so the app's listener logs them.
-      if (out.status >= 500) ctx.app.emit('error', asError(err), ctx);
       // Like Koa's onerror: drop headers meant for the failed answer (but keep upstream ones, e.g. CORS);
       // the engine's answer carries the error's own `headers` (http-errors convention).
       for (const name of res.getHeaderNames()) if (!upstreamHeaders.includes(name)) res.removeHeader(name);
@@ -141,6 +143,11 @@ class Inbound extends AdapterRequest {
   setHeader(name: string, value: string): void {
     if (!this.#ctx.headerSent) this.#ctx.set(name, value);
   }
+
+  /** Koa's way of reporting an error (the default when `http.onError` is not set): the app's 'error' event. */
+  reportError(error: unknown): void {
+    this.#ctx.app.emit('error', asError(error), this.#ctx);
+  }
 }
 
 /** The response closed ('close' follows 'finish' too): aborts if it never finished (the client left), then releases. */
@@ -160,6 +167,11 @@ function send(ctx: Context, out: OutboundResponse): void {
   }
   ctx.status = out.status; // after the body: a null body would otherwise turn the status into 204
   ctx.set(out.headers);
+}
+
+/** What an unmatched request answers: a 404 whose message may be shown. */
+function notFound(): Error {
+  return Object.assign(new Error('No route matches this method and path.'), { status: 404, expose: true });
 }
 
 /** Koa's error listener only accepts errors; wrap anything else as Koa's own onerror does. */

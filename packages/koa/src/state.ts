@@ -5,7 +5,7 @@ export type BulwarkState = RequestView;
 
 declare module 'koa' {
   interface DefaultState {
-    /** Set by `bulwark().middleware`, which must run before anything that reads it. */
-    bulwark: BulwarkState;
+    /** Set by `bulwark().middleware` once the request is admitted; absent before it ran (or without it). */
+    bulwark?: BulwarkState;
   }
 }

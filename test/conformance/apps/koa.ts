@@ -11,84 +11,89 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     throw signal?.aborted ? signal.reason : e;
   });
 
-/** Builds the Koa conformance app from a Bulwark config. */
-export const createKoaApp: AppFactory = async (config) => {
-  const probe = newProbe();
-  const core = createBulwark(config as BulwarkConfig);
-  const { middleware, protect } = bulwark(core);
+/** The Koa conformance app on the given Koa (3 by default; koa2.ts passes Koa 2). */
+export function koaApp(Framework: typeof Koa): AppFactory {
+  return async (config) => {
+    const probe = newProbe();
+    const core = createBulwark(config as BulwarkConfig);
+    const { middleware, protect } = bulwark(core);
 
-  /** Resolves once `signal` aborts. */
-  const aborted = (signal: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      else signal.addEventListener('abort', () => resolve(), { once: true });
+    /** Resolves once `signal` aborts. */
+    const aborted = (signal: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+
+    const boom: Middleware = () => {
+      probe.handlerRuns++;
+      throw new Error('db password is hunter2');
+    };
+    const routes: Record<string, Middleware> = {
+      'GET /ok': (ctx) => {
+        probe.handlerRuns++;
+        const context = getContext(); // the AsyncLocalStorage context, through Koa's middleware chain
+        const correlationId = context?.correlationId;
+        const traceId = context?.trace.traceId;
+        probe.seen = { correlationId, traceId, spanId: context?.trace.spanId, deadline: context?.deadline };
+        ctx.body = { ok: true, correlationId, traceId };
+      },
+      'GET /boom': boom,
+      'HEAD /boom': boom,
+      'GET /bulwark-error': () => {
+        probe.handlerRuns++;
+        throw new BulkheadFullError({ retryAfterMs: 2000 });
+      },
+      'GET /slow': async (ctx) => {
+        probe.handlerRuns++;
+        await sleep(Number(ctx.query.ms ?? 0), ctx.state.bulwark!.signal);
+        ctx.body = { ok: true };
+      },
+      'GET /timeout': protect({ timeout: 100 }, async (_ctx, signal) => {
+        probe.handlerRuns++;
+        await aborted(signal);
+        probe.timeoutAborted = true;
+        throw signal.reason;
+      }),
+      'GET /flaky': protect({ policy: 'flaky' }, () => {
+        probe.handlerRuns++;
+        if (probe.failFlaky) throw Object.assign(new Error('flaky dependency failed'), { status: 500 });
+        return { ok: true };
+      }),
+      'GET /fallback': protect({ policy: 'degradable' }, () => {
+        probe.handlerRuns++;
+        throw new Error('degradable dependency failed');
+      }),
+      'GET /hang': async (ctx) => {
+        probe.handlerRuns++;
+        await aborted(ctx.state.bulwark!.signal);
+        probe.hangAborted = true;
+      },
+    };
+
+    const app = new Framework();
+    app.silent = true; // 5xx are emitted to the app's error listener; keep test output quiet
+    app.use(middleware);
+    app.use((ctx, next) => {
+      const route = routes[`${ctx.method} ${ctx.path}`];
+      return route ? route(ctx, next) : next();
     });
 
-  const boom: Middleware = () => {
-    probe.handlerRuns++;
-    throw new Error('db password is hunter2');
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+    return {
+      server,
+      probe,
+      async close() {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await core.close();
+      },
+    };
   };
-  const routes: Record<string, Middleware> = {
-    'GET /ok': (ctx) => {
-      probe.handlerRuns++;
-      const context = getContext(); // the AsyncLocalStorage context, through Koa's middleware chain
-      const correlationId = context?.correlationId;
-      const traceId = context?.trace.traceId;
-      probe.seen = { correlationId, traceId, spanId: context?.trace.spanId, deadline: context?.deadline };
-      ctx.body = { ok: true, correlationId, traceId };
-    },
-    'GET /boom': boom,
-    'HEAD /boom': boom,
-    'GET /bulwark-error': () => {
-      probe.handlerRuns++;
-      throw new BulkheadFullError({ retryAfterMs: 2000 });
-    },
-    'GET /slow': async (ctx) => {
-      probe.handlerRuns++;
-      await sleep(Number(ctx.query.ms ?? 0), ctx.state.bulwark.signal);
-      ctx.body = { ok: true };
-    },
-    'GET /timeout': protect({ timeout: 100 }, async (_ctx, signal) => {
-      probe.handlerRuns++;
-      await aborted(signal);
-      probe.timeoutAborted = true;
-      throw signal.reason;
-    }),
-    'GET /flaky': protect({ policy: 'flaky' }, () => {
-      probe.handlerRuns++;
-      if (probe.failFlaky) throw Object.assign(new Error('flaky dependency failed'), { status: 500 });
-      return { ok: true };
-    }),
-    'GET /fallback': protect({ policy: 'degradable' }, () => {
-      probe.handlerRuns++;
-      throw new Error('degradable dependency failed');
-    }),
-    'GET /hang': async (ctx) => {
-      probe.handlerRuns++;
-      await aborted(ctx.state.bulwark.signal);
-      probe.hangAborted = true;
-    },
-  };
+}
 
-  const app = new Koa();
-  app.silent = true; // 5xx are emitted to the app's error listener; keep test output quiet
-  app.use(middleware);
-  app.use((ctx, next) => {
-    const route = routes[`${ctx.method} ${ctx.path}`];
-    return route ? route(ctx, next) : next();
-  });
-
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  return {
-    server,
-    probe,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await core.close();
-    },
-  };
-};
+/** Builds the Koa 3 conformance app from a Bulwark config. */
+export const createKoaApp: AppFactory = koaApp(Koa);
 
 export default createKoaApp;

@@ -14,6 +14,7 @@ import type { Closeable, ExecuteOptions, Policy, RateLimitState } from '../types
 import { type AdmissionShared, HttpAdmission } from './admission.js';
 import { defaultKey, degradedValue, headerValue, parseCriticality, parseDeadlineHeader } from './inbound.js';
 import { type ResolvedHttpOptions, resolveHttpOptions } from './options.js';
+import { isReportable, Reporter } from './report.js';
 import { Route, type RouteEnv } from './route.js';
 import type {
   Admission,
@@ -45,6 +46,8 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   private readonly o: ResolvedHttpOptions;
   private readonly rlKeyOf: (req: InboundRequest) => string;
   private readonly bhKeyOf: (req: InboundRequest) => string;
+  /** Reports unknown (5xx) errors once each. */
+  private readonly reporter: Reporter;
   /** What routes made by {@link HttpEngine.route} resolve against. */
   private readonly policies: RouteEnv;
   /** What every admission of this engine shares. */
@@ -64,6 +67,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       degradedHeader: this.o.degradedHeader,
     };
     this.rlFormat = rateLimitHeaderFormat(this.o.rateLimitName);
+    this.reporter = new Reporter(this.o.onError);
     const events = this.o.events;
     this.policies = {
       resolvePolicy: this.o.resolvePolicy,
@@ -280,6 +284,16 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     }
     if (body.code === HTTP_ERROR_CODE) copyErrorHeaders(error, headers);
     if (ctx !== undefined && ctx.degraded.length > 0) headers[o.degradedHeader] = degradedValue(ctx.degraded);
+    if (isReportable(error, body.status)) {
+      this.reporter.report(error, {
+        correlationId,
+        status: body.status,
+        method: req.method,
+        path: req.path,
+        routeKey: req.routeKey,
+        request: req,
+      });
+    }
     return { status: body.status, headers, body: req.method === 'HEAD' ? undefined : body };
   }
 

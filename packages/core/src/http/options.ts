@@ -18,6 +18,7 @@ import { type RateLimitPolicy, rateLimit, rateLimitHeaders } from '../policies/r
 import { defaultEvents, EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import { toMs } from '../util/duration.js';
+import type { ErrorReporter } from './report.js';
 import type { HttpEngineOptions, InboundRequest } from './types.js';
 
 /** NODE_ENV values that show messages and stacks of unknown errors; anything else (unset too) hides them. */
@@ -53,6 +54,7 @@ export interface ResolvedHttpOptions {
   degradedHeader: string;
   traceResponse: boolean;
   resolvePolicy: ((name: string) => Policy) | undefined;
+  onError: ErrorReporter | undefined;
   events: EventStream;
 }
 
@@ -163,6 +165,9 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
   const traceResponse = (o as { traceResponse?: unknown }).traceResponse;
   if (traceResponse !== undefined && typeof traceResponse !== 'boolean')
     fail('traceResponse', 'a boolean', traceResponse);
+  if (o.onError !== undefined && typeof o.onError !== 'function') {
+    fail('onError', 'a function (error, report) => void', o.onError);
+  }
   if (o.resolvePolicy !== undefined && typeof o.resolvePolicy !== 'function') {
     fail('resolvePolicy', 'a function (name) => Policy', o.resolvePolicy);
   }
@@ -186,6 +191,7 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     degradedHeader: headerName(o.degradedHeader, 'degradedHeader', DEFAULT_DEGRADED_HEADER),
     traceResponse: traceResponse === true,
     resolvePolicy: o.resolvePolicy as ((name: string) => Policy) | undefined,
+    onError: o.onError as ErrorReporter | undefined,
     events: o.events ?? defaultEvents,
   };
 }

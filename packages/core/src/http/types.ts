@@ -11,6 +11,7 @@ import type { RateLimitOptions } from '../policies/rate-limit.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import type { Duration } from '../util/duration.js';
+import type { ErrorReport, ErrorReporter } from './report.js';
 
 export type { IncomingHeaders };
 
@@ -42,6 +43,11 @@ export interface InboundRequest {
    * getter ({@link AdapterRequest} does). Never required.
    */
   readonly signal?: AbortSignal;
+  /**
+   * The adapter's own default for reporting an unknown (5xx) error, used when `http.onError` is
+   * not configured (Koa emits it on the app's `error` event). Called as a method of this object.
+   */
+  reportError?(error: unknown, report: ErrorReport): void;
 }
 
 export type { ProblemDetails, ProblemErrorEntry } from '../errors/problem-details.js';
@@ -137,6 +143,13 @@ export interface HttpEngineOptions {
   criticalityHeader?: string;
   /** Add a W3C `traceresponse` header (this service's trace id and span id) to every response. Default false. */
   traceResponse?: boolean;
+  /**
+   * Called once for each unknown error the engine answers with a 5xx (not for Bulwark's own
+   * outcomes such as a shed request or an open breaker), with the correlation ID the client was
+   * given. Default: the adapter's default (Koa: `app.emit('error')`), else `console.error` with the
+   * stack and correlation ID. Must not throw.
+   */
+  onError?: ErrorReporter;
   /** Resolves a registered policy by name (wired by `createBulwark`). */
   resolvePolicy?: (name: string) => Policy;
   /** Event stream. */

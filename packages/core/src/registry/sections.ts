@@ -88,6 +88,7 @@ const httpShape = shape(
     degradedHeader: headerName,
     criticalityHeader: headerName,
     traceResponse: boolean,
+    onError: func,
   },
   {
     reserved: {

@@ -2,6 +2,7 @@
  * Fallback: answers with the last good result (stale-if-error), a function of the error, or a
  * static value when the operation fails, and marks the request degraded when it does.
  */
+import { reusableValue } from '../client/reusable-value.js';
 import { getContext, markDegraded } from '../context/context.js';
 import { classify } from '../errors/classify.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
@@ -161,7 +162,7 @@ export class FallbackPolicy<R = unknown> implements Policy {
       // Only an explicit cacheKey says whose result this is: keying by route or policy name would
       // serve one user's answer to another.
       const cacheKey = options?.cacheKey;
-      if (this.stale && cacheKey !== undefined) this.remember(cacheKey, result);
+      if (this.stale && cacheKey !== undefined) this.remember(cacheKey, reusableValue(result));
       return result;
     } catch (error) {
       if (signal?.aborted || !this.handles(error) || classify(error) === 'cancelled') throw error;
@@ -170,7 +171,7 @@ export class FallbackPolicy<R = unknown> implements Policy {
         const hit = this.stale.get(cacheKey);
         if (hit && Date.now() - hit.at <= (this.staleMs as number)) {
           this.used(this.staleReason, error, options);
-          return hit.value as T;
+          return reusableValue(hit.value) as T;
         }
       }
       if (this.fn) {
@@ -180,7 +181,8 @@ export class FallbackPolicy<R = unknown> implements Policy {
       }
       if (this.hasValue) {
         this.used(this.fallbackReason, error, options);
-        return this.value as unknown as T;
+        // A Response value is cloned per use: its body can be read once (issue 8 item 10).
+        return reusableValue(this.value) as unknown as T;
       }
       throw error;
     }

@@ -27,7 +27,8 @@ const core = createBulwark({
 });
 const { middleware } = bulwark(core);
 // The resilient client with a 100 ms margin: what orders keeps for itself after payments answers.
-const call = createResilientFetch(core, { margin: '100ms' });
+// Payments is ours too, so its problem documents may be relayed (trustDownstreamProblems).
+const call = createResilientFetch(core, { margin: '100ms', trustDownstreamProblems: true });
 
 const app = new Koa();
 // The middleware emits the errors it answered with a 5xx; the request line records their code.

@@ -7,6 +7,7 @@
  */
 
 // -- client: resilient fetch, downstream errors --
+export { type AssertOkOptions, assertOk } from './client/assert-ok.js';
 export { DEFAULT_MAX_ERROR_BODY_BYTES } from './client/body.js';
 export {
   DownstreamError,
@@ -86,6 +87,11 @@ export {
   statusOf,
 } from './errors/classify.js';
 export { ERROR_CODES, type ErrorCategory, type ErrorCode } from './errors/codes.js';
+export {
+  HttpStatusError,
+  type HttpStatusErrorOptions,
+  isHttpStatusError,
+} from './errors/http-status-error.js';
 export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './errors/problem.js';
 export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details.js';
 export type { ErrorReport, ErrorReporter } from './http/report.js';

@@ -67,10 +67,15 @@ beforeAll(async () => {
   });
   orders = await service(async (b) => {
     // Orders keeps a 1 s margin for itself, so a budget under that is spent on arrival.
-    const res = await createResilientFetch(b, { margin: '1s' })('payments', `${payments.url}/charge`);
+    const res = await createResilientFetch(b, { margin: '1s', trustDownstreamProblems: true })(
+      'payments',
+      `${payments.url}/charge`,
+    );
     return { order: 1, payment: await res.json() };
   });
-  edge = await service(async (b) => (await b.fetch('orders', `${orders.url}/orders/1`)).json());
+  edge = await service(async (b) =>
+    (await b.fetch('orders', `${orders.url}/orders/1`, { trustDownstreamProblems: true })).json(),
+  );
 });
 afterAll(async () => {
   for (const s of [edge, orders, payments]) {

@@ -22,6 +22,12 @@ export interface DownstreamErrorOptions extends Omit<BulwarkErrorOptions, 'polic
   correlationId?: string;
   /** Attempts made, when the call was retried. */
   attempts?: number;
+  /**
+   * Whether the hop's own words may be relayed: its suggestion, title and the services it blames
+   * further down. Default false: only its code, status and correlation ID are kept (a downstream
+   * is a trust boundary; its text could be anything, `<script>` included).
+   */
+  trusted?: boolean;
 }
 
 /**
@@ -53,11 +59,16 @@ export class DownstreamError extends BulwarkError {
   readonly correlationId: string | undefined;
   /** Attempts made (1 when not retried). */
   readonly attempts: number;
+  /** Whether the hop's own words (suggestion, title, blamed services) were relayed. */
+  readonly trusted: boolean;
 
   constructor(options: DownstreamErrorOptions) {
+    const trusted = options.trusted === true;
     const p = options.problem;
     const relayed = p?.code === 'DOWNSTREAM_ERROR';
-    const further = relayed ? (p?.hops ?? (p?.service ? [p.service] : [])) : [];
+    // A relayed failure (DOWNSTREAM_ERROR), or the hop's own refusal naming the service it called.
+    const blames = relayed || p?.service !== undefined;
+    const further = blames && trusted ? (p?.hops ?? (p?.service ? [p.service] : [])) : [];
     const hops = [options.hop, ...further].slice(0, MAX_HOPS);
     const service = hops[hops.length - 1] as string;
     const downstreamCode = relayed ? p?.downstreamCode : p?.code;
@@ -66,8 +77,11 @@ export class DownstreamError extends BulwarkError {
       ...options,
       status,
       policy: options.hop,
-      message: options.message ?? describe(options, service, hops, downstreamCode, p),
-      suggestion: options.suggestion ?? p?.suggestion ?? ERROR_CODES.DOWNSTREAM_ERROR.suggestion,
+      message: options.message ?? describe(options, service, hops, downstreamCode, trusted ? p : undefined),
+      suggestion:
+        options.suggestion ??
+        (trusted ? p?.suggestion : undefined) ??
+        ERROR_CODES.DOWNSTREAM_ERROR.suggestion,
     });
     this.name = 'DownstreamError';
     this.hop = options.hop;
@@ -78,6 +92,7 @@ export class DownstreamError extends BulwarkError {
     this.downstreamDetail = p?.detail;
     this.correlationId = options.correlationId ?? p?.correlationId;
     this.attempts = options.attempts ?? 1;
+    this.trusted = trusted;
   }
 }
 

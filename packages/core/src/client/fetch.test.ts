@@ -1,11 +1,19 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runWithContext } from '../context/context.js';
-import { isBulwarkError, isCircuitOpenError, isDeadlineExceededError } from '../errors/bulwark-error.js';
+import {
+  isBulwarkError,
+  isCircuitOpenError,
+  isDeadlineExceededError,
+  isTimeoutError,
+} from '../errors/bulwark-error.js';
+import { isRetryable } from '../errors/classify.js';
+import { ERROR_CODES } from '../errors/codes.js';
 import { toProblem } from '../errors/problem.js';
+import { retry } from '../policies/retry.js';
 import { type Loopback, loopback, type Script, testContext } from '../propagation/testing.test-helper.js';
 import { type Bulwark, createBulwark } from '../registry/bulwark.js';
 import { DownstreamError, isDownstreamError } from './downstream-error.js';
-import { createResilientFetch } from './fetch.js';
+import { createResilientFetch, resilientFetch } from './fetch.js';
 
 const PROBLEM = 'application/problem+json';
 let server: Loopback;
@@ -160,11 +168,12 @@ describe('bulwark.fetch', () => {
       retryAfter: 1,
     });
     const err = (await make(false)
-      .fetch('payments-api', `${server.url}/busy`)
+      .fetch('payments-api', `${server.url}/busy`, { trustDownstreamProblems: true })
       .catch((e) => e)) as DownstreamError;
     expect(err).toBeInstanceOf(DownstreamError);
     expect(err.code).toBe('DOWNSTREAM_ERROR');
     expect(err.downstreamCode).toBe('BULKHEAD_FULL');
+    expect(err.trusted).toBe(true);
     expect(err.suggestion).toBe('Retry later.');
     expect(err.correlationId).toBe('corr-down');
     expect(err.service).toBe('payments-api');
@@ -193,7 +202,7 @@ describe('bulwark.fetch', () => {
       suggestion: 'Check the ledger.',
     });
     const err = (await make(false)
-      .fetch('orders-api', `${server.url}/o`)
+      .fetch('orders-api', `${server.url}/o`, { trustDownstreamProblems: true })
       .catch((e) => e)) as DownstreamError;
     expect(err.service).toBe('ledger');
     expect(err.hops).toEqual(['orders-api', 'ledger']);
@@ -276,7 +285,9 @@ describe('bulwark.fetch', () => {
     // No status and no valid code: not a problem document at all, so the default suggestion.
     expect(err.suggestion).not.toContain('line1');
     script = problem(500, { status: 500, code: 'OK_CODE', suggestion: `a\u0000b\u2028c${'x'.repeat(5000)}` });
-    const err2 = (await bulwark.fetch('orders-api', server.url).catch((e) => e)) as DownstreamError;
+    const err2 = (await bulwark
+      .fetch('orders-api', server.url, { trustDownstreamProblems: true })
+      .catch((e) => e)) as DownstreamError;
     expect(err2.suggestion).toMatch(/^a b c/);
     expect(err2.suggestion.length).toBeLessThanOrEqual(1025);
   });
@@ -293,42 +304,111 @@ describe('bulwark.fetch', () => {
     expect(err.message).toMatch(/payments-api' could not be reached \(ECONNREFUSED\)/);
   });
 
-  it('counts failure responses in the circuit breaker', async () => {
+  it('relays an untrusted downstream problem only as code, status and correlation ID (issue 8 item 16)', async () => {
+    const script_ = '<script>alert(1)</script>';
+    script = problem(503, {
+      status: 503,
+      code: 'DOWNSTREAM_ERROR',
+      title: `Busy ${script_}`,
+      service: 'ledger',
+      hops: ['ledger', 'vault'],
+      downstreamCode: 'CIRCUIT_OPEN',
+      suggestion: `Click here ${script_}`,
+      detail: `detail ${script_}`,
+      correlationId: 'corr-down',
+    });
+    const err = (await make(false)
+      .fetch('orders-api', `${server.url}/o`)
+      .catch((e) => e)) as DownstreamError;
+    expect(err.trusted).toBe(false);
+    expect(err).toMatchObject({ hop: 'orders-api', service: 'orders-api', hops: ['orders-api'] });
+    expect(err.downstreamCode).toBe('CIRCUIT_OPEN');
+    expect(err.correlationId).toBe('corr-down');
+    const body = toProblem(err, { production: true, correlationId: 'corr-up' });
+    expect(body).toMatchObject({
+      status: 502,
+      code: 'DOWNSTREAM_ERROR',
+      downstreamCode: 'CIRCUIT_OPEN',
+      suggestion: ERROR_CODES.DOWNSTREAM_ERROR.suggestion,
+    });
+    expect(JSON.stringify(body)).not.toMatch(/script|ledger|vault|Click|Busy/);
+  });
+
+  it('trusts the downstream when the host says the policy does', async () => {
+    script = problem(503, { status: 503, code: 'BULKHEAD_FULL', suggestion: 'Ask ledger ops.' });
+    const b = make(false);
+    const host = { policy: (n: string) => b.policy(n), trustsDownstream: (n: string) => n === 'orders-api' };
+    const err = (await resilientFetch(host, 'orders-api', server.url).catch((e) => e)) as DownstreamError;
+    expect(err.suggestion).toBe('Ask ledger ops.');
+    const other = (await resilientFetch(host, 'payments-api', server.url).catch((e) => e)) as DownstreamError;
+    expect(other.suggestion).toBe(ERROR_CODES.DOWNSTREAM_ERROR.suggestion);
+  });
+
+  it('counts failure responses in the breaker, keyed by the policy name, and its refusal is CIRCUIT_OPEN itself (issue 8 item 3)', async () => {
     script = status(500);
     bulwark = createBulwark({
       policies: { flaky: { circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50 } } },
     });
     for (let i = 0; i < 2; i++) await bulwark.fetch('flaky', server.url).catch(() => {});
     const err = await bulwark.fetch('flaky', server.url).catch((e) => e);
-    // The open breaker is reported as this hop's failure, so the edge's problem names it.
-    expect(isDownstreamError(err)).toBe(true);
-    expect(err).toMatchObject({
-      hop: 'flaky',
-      service: 'flaky',
-      downstreamCode: 'CIRCUIT_OPEN',
-      status: 503,
-    });
-    expect(isCircuitOpenError(err.cause)).toBe(true);
+    expect(isCircuitOpenError(err)).toBe(true);
+    expect(isDownstreamError(err)).toBe(false);
     expect(err.retryAfterMs).toBeGreaterThan(0);
+    expect(isRetryable(err)).toBe(false);
+    expect(server.seen).toHaveLength(2);
+    // One key rule with run(name): the policy name.
+    expect(bulwark.breaker('flaky').state('flaky')).toBe('open');
+    // An outer retry does not wait out the reset timeout: one more refusal, nothing sent.
+    const outer = retry({ maxAttempts: 5, initialDelay: 1, jitter: 'none' });
+    let calls = 0;
+    const again = await outer
+      .execute(() => {
+        calls++;
+        return bulwark.fetch('flaky', server.url);
+      })
+      .catch((e) => e);
+    expect(calls).toBe(1);
+    expect(isCircuitOpenError(again)).toBe(true);
     expect(server.seen).toHaveLength(2);
   });
 
-  it('names the hop when its attempts time out, with the timeout suggestion', async () => {
+  it('uses the key given per call for the breaker', async () => {
+    script = status(500);
+    bulwark = createBulwark({
+      policies: { flaky: { circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50 } } },
+    });
+    for (let i = 0; i < 2; i++) await bulwark.fetch('flaky', server.url, { key: 'tenant-a' }).catch(() => {});
+    expect(bulwark.breaker('flaky').state('tenant-a')).toBe('open');
+    expect(bulwark.breaker('flaky').state('flaky')).toBe('closed');
+    const res = await bulwark.fetch('flaky', server.url, { key: 'tenant-b' }).catch((e) => e);
+    expect(isDownstreamError(res)).toBe(true);
+  });
+
+  it('gives its own TIMEOUT to the caller, not retryable by an outer retry', async () => {
     // The server never answers; the attempt timeout aborts the request (short real wait: real socket).
     script = () => {};
     bulwark = createBulwark({
       policies: { slow: { attemptTimeout: '50ms', retry: { maxAttempts: 2, initialDelay: 1 } } },
     });
     const err = await bulwark.fetch('slow', server.url).catch((e) => e);
-    expect(isDownstreamError(err)).toBe(true);
-    expect(err).toMatchObject({
-      hop: 'slow',
-      service: 'slow',
-      downstreamCode: 'TIMEOUT',
+    expect(isTimeoutError(err)).toBe(true);
+    expect(err.status).toBe(504);
+    expect(isRetryable(err)).toBe(false);
+    expect(server.seen).toHaveLength(2);
+    // Named after the hop, so the edge can say which service was slow.
+    expect(toProblem(err, { production: true })).toMatchObject({
+      code: 'TIMEOUT',
       status: 504,
-      attempts: 2,
+      service: 'slow',
     });
-    expect(err.suggestion).toMatch(/timeout/i);
+  });
+
+  it('gives DEADLINE_EXCEEDED as itself, not retryable, when the budget is spent', async () => {
+    const err = await runWithContext(testContext({ deadline: Date.now() - 1 }), () =>
+      make().fetch('payments-api', server.url),
+    ).catch((e) => e);
+    expect(isDeadlineExceededError(err)).toBe(true);
+    expect(isRetryable(err)).toBe(false);
   });
 
   it('rejects for an unknown policy', async () => {

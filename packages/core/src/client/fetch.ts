@@ -3,12 +3,16 @@
  * default) throw inside the pipeline so retry and breaker see them; Retry-After is honoured; the
  * request's deadline aborts the call and travels downstream minus a margin; a spent budget fails
  * before anything is sent; POST/PATCH are retried only with an Idempotency-Key or an explicit
- * opt-in; a downstream problem+json answer becomes a {@link DownstreamError} naming the hop.
+ * opt-in; a downstream problem+json answer becomes a {@link DownstreamError} naming the hop. The
+ * response body stays tied to the caller's signal and the deadline until it is read. The
+ * client's own refusals (`CIRCUIT_OPEN`, `BULKHEAD_FULL`, `TIMEOUT`, `DEADLINE_EXCEEDED`) reach
+ * the caller as themselves, marked permanent so an outer retry does not repeat them.
  */
 import { getContext, type RequestContext } from '../context/context.js';
 import { acceptCorrelationId } from '../context/correlation.js';
-import { DeadlineExceededError, isBulwarkError, isRetryExhaustedError } from '../errors/bulwark-error.js';
-import { parseRetryAfter } from '../errors/classify.js';
+import { isBulwarkError, isRetryExhaustedError } from '../errors/bulwark-error.js';
+import { markPermanent, parseRetryAfter } from '../errors/classify.js';
+import { nameHop } from '../errors/problem.js';
 import {
   type PropagationOptions,
   planOutgoing,
@@ -18,6 +22,7 @@ import {
 } from '../propagation/headers.js';
 import type { ExecuteOptions, Policy } from '../types.js';
 import { DEFAULT_MAX_ERROR_BODY_BYTES, discardBody, readBounded } from './body.js';
+import { callSignal, tieBody } from './call-signal.js';
 import { DownstreamError, isDownstreamError } from './downstream-error.js';
 import { parseProblem } from './problem-parse.js';
 
@@ -25,8 +30,6 @@ import { parseProblem } from './problem-parse.js';
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** Longest Retry-After taken from a downstream (1 hour). */
 const MAX_RETRY_AFTER_MS = 3_600_000;
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** `init` of the resilient fetch: standard `RequestInit` plus Bulwark's per-call choices. */
 export interface BulwarkFetchInit extends RequestInit {
@@ -35,6 +38,17 @@ export interface BulwarkFetchInit extends RequestInit {
    * DELETE, and for any method carrying an `Idempotency-Key` header; false otherwise.
    */
   idempotent?: boolean;
+  /**
+   * Key of the policy's keyed state (breaker, bulkhead, rate limit). Default: the policy name,
+   * the key `bulwark.run(name, fn)` uses, so `run` and `fetch` of one policy share one breaker.
+   */
+  key?: string;
+  /**
+   * Relay this downstream's own problem members (its suggestion, title, and the services it
+   * blames) to this service's callers. Default false: a downstream is a trust boundary, so its
+   * failure is relayed only as its code, status and correlation ID. Set it for services you run.
+   */
+  trustDownstreamProblems?: boolean;
 }
 
 /** Options of a resilient fetch (see {@link createResilientFetch}). */
@@ -45,6 +59,8 @@ export interface ResilientFetchOptions extends PropagationOptions {
   maxErrorBodyBytes?: number;
   /** The fetch to call (default the global `fetch`). */
   fetch?: typeof globalThis.fetch;
+  /** Default of {@link BulwarkFetchInit.trustDownstreamProblems} for every call of this client. Default false. */
+  trustDownstreamProblems?: boolean;
 }
 
 /** What the resilient client needs from the registry: a named policy and (optionally) the HTTP config's header names. */
@@ -53,6 +69,8 @@ export interface ResilientFetchHost {
   policy(name: string): Policy;
   /** The registry config; its `http.correlation.header` and `http.deadline.header` name the headers sent. */
   readonly config?: { readonly http?: { correlation?: { header?: string }; deadline?: { header?: string } } };
+  /** Whether the named policy trusts its downstream's problem documents (policy config); default false. */
+  trustsDownstream?(name: string): boolean;
 }
 
 /** A resilient fetch bound to a registry: `(name, input, init?) => Promise<Response>`. */
@@ -73,6 +91,7 @@ interface Resolved {
   isFailure: (response: Response) => boolean;
   maxBody: number;
   fetch: typeof globalThis.fetch | undefined;
+  trust: boolean | undefined;
 }
 
 function resolveClient(host: ResilientFetchHost, options: ResilientFetchOptions | undefined): Resolved {
@@ -94,7 +113,18 @@ function resolveClient(host: ResilientFetchHost, options: ResilientFetchOptions 
   }
   if (o.fetch !== undefined && typeof o.fetch !== 'function')
     throw new TypeError('Expected `fetch` to be a function.');
-  return { propagation, isFailure: o.isFailure ?? isFailureResponse, maxBody, fetch: o.fetch };
+  if (o.trustDownstreamProblems !== undefined && typeof o.trustDownstreamProblems !== 'boolean') {
+    throw new TypeError(
+      `Expected \`trustDownstreamProblems\` to be a boolean; got ${String(o.trustDownstreamProblems)}.`,
+    );
+  }
+  return {
+    propagation,
+    isFailure: o.isFailure ?? isFailureResponse,
+    maxBody,
+    fetch: o.fetch,
+    trust: o.trustDownstreamProblems,
+  };
 }
 
 /**
@@ -141,7 +171,7 @@ async function run(
   init: BulwarkFetchInit | undefined,
 ): Promise<Response> {
   const policy = host.policy(name);
-  const { idempotent: optIn, ...requestInit } = init ?? {};
+  const { idempotent: optIn, key, trustDownstreamProblems, ...requestInit } = init ?? {};
   const request = input instanceof Request ? input : undefined;
   const method = (requestInit.method ?? request?.method ?? 'GET').toUpperCase();
   const baseHeaders = new Headers(request?.headers);
@@ -150,76 +180,77 @@ async function run(
   const streamed = requestInit.body instanceof ReadableStream || (request?.body ?? null) !== null;
   const idempotent =
     !streamed && (optIn ?? (IDEMPOTENT_METHODS.has(method) || baseHeaders.has('idempotency-key')));
+  const trusted = trustDownstreamProblems ?? host.trustsDownstream?.(name) ?? r.trust ?? false;
 
   const ctx = getContext();
   if (ctx !== undefined) {
     const plan = planOutgoing(ctx, r.propagation);
-    if (plan.spent) throw spentError(r.propagation, plan.budgetMs, name);
+    if (plan.spent) throw markPermanent(spentError(r.propagation, plan.budgetMs, name));
   }
   const outer = combine(requestInit.signal ?? undefined, ctx?.signal);
-  const options: ExecuteOptions = { idempotent, key: name };
+  const options: ExecuteOptions = { idempotent, key: key ?? name };
   if (outer) options.signal = outer;
   if (ctx?.deadline !== undefined) options.deadline = ctx.deadline;
+  // Lives past the pipeline: the body is read after it returns.
+  const call = callSignal(outer, ctx?.deadline, name);
+  const a: Attempt = { r, name, input, init: requestInit, baseHeaders, ctx, call: call?.signal, trusted };
 
   let attempts = 0;
+  let response: Response;
   try {
-    return await policy.execute(async (signal, attempt) => {
+    response = await policy.execute(async (signal, attempt) => {
       attempts = attempt ?? attempts + 1;
-      return attempt1(r, name, input, requestInit, baseHeaders, ctx, signal);
+      return attempt1(a, signal);
     }, options);
   } catch (error) {
+    call?.release();
     throw finalError(error, name, attempts);
   }
+  return call === undefined ? response : tieBody(response, call.release);
 }
 
-async function attempt1(
-  r: Resolved,
-  name: string,
-  input: string | URL | Request,
-  init: RequestInit,
-  baseHeaders: Headers,
-  ctx: RequestContext | undefined,
-  signal: AbortSignal,
-): Promise<Response> {
-  const headers = new Headers(baseHeaders);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let attemptSignal = signal;
+/** What every attempt of one call shares. */
+interface Attempt {
+  r: Resolved;
+  name: string;
+  input: string | URL | Request;
+  init: RequestInit;
+  baseHeaders: Headers;
+  ctx: RequestContext | undefined;
+  /** The call's signal (caller and deadline), alive until the body is read. */
+  call: AbortSignal | undefined;
+  trusted: boolean;
+}
+
+async function attempt1(a: Attempt, signal: AbortSignal): Promise<Response> {
+  const { r, name, ctx } = a;
+  const headers = new Headers(a.baseHeaders);
   if (ctx !== undefined) {
     // Planned per attempt, so a retry sends what is left of the budget now.
     const plan = planOutgoing(ctx, r.propagation);
     if (plan.spent) throw spentError(r.propagation, plan.budgetMs, name);
     for (const h in plan.headers) if (!headers.has(h)) headers.set(h, plan.headers[h] as string);
-    if (ctx.deadline !== undefined) {
-      const controller = new AbortController();
-      const left = Math.min(Math.max(0, ctx.deadline - Date.now()), MAX_TIMER_MS);
-      timer = setTimeout(() => {
-        controller.abort(
-          new DeadlineExceededError({
-            message: `The request's deadline passed while calling '${name}'.`,
-            policy: name,
-          }),
-        );
-      }, left);
-      timer.unref?.();
-      attemptSignal = AbortSignal.any([signal, controller.signal]);
-    }
   }
+  const attemptSignal = a.call === undefined ? signal : AbortSignal.any([signal, a.call]);
   try {
     const doFetch = r.fetch ?? globalThis.fetch;
-    const response = await doFetch(input, { ...init, headers, signal: attemptSignal });
+    const response = await doFetch(a.input, { ...a.init, headers, signal: attemptSignal });
     if (!r.isFailure(response)) return response;
-    throw await toDownstreamError(r, name, response);
+    throw await toDownstreamError(r, name, response, a.trusted);
   } catch (error) {
     // fetch rejects with the abort reason; make sure it is ours, not a bare AbortError.
     if (attemptSignal.aborted && !signal.aborted && isBulwarkError(attemptSignal.reason))
       throw attemptSignal.reason;
     throw error;
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
   }
 }
 
-async function toDownstreamError(r: Resolved, name: string, response: Response): Promise<DownstreamError> {
+async function toDownstreamError(
+  r: Resolved,
+  name: string,
+  response: Response,
+  trusted: boolean,
+): Promise<DownstreamError> {
   const type = (response.headers.get('content-type') ?? '').toLowerCase();
   const json = type.includes('application/problem+json') || type.includes('application/json');
   let problem: ReturnType<typeof parseProblem>;
@@ -236,6 +267,7 @@ async function toDownstreamError(r: Resolved, name: string, response: Response):
     problem?.correlationId ?? acceptCorrelationId(response.headers.get(r.propagation.correlationHeader));
   return new DownstreamError({
     hop: name,
+    trusted,
     downstreamStatus: response.status,
     ...(problem ? { problem } : {}),
     ...(correlationId ? { correlationId } : {}),
@@ -248,10 +280,20 @@ async function toDownstreamError(r: Resolved, name: string, response: Response):
   });
 }
 
-/** The error the caller sees: retries that ran out on downstream failures give the last DownstreamError. */
-/** Codes raised on our side of a call that still mean "this hop failed". */
-const HOP_FAILURES: ReadonlySet<string> = new Set(['TIMEOUT', 'CIRCUIT_OPEN', 'BULKHEAD_FULL']);
+/** Refusals of this client's own policies: they reach the caller as themselves. */
+const OWN_REFUSALS: ReadonlySet<string> = new Set([
+  'TIMEOUT',
+  'CIRCUIT_OPEN',
+  'BULKHEAD_FULL',
+  'DEADLINE_EXCEEDED',
+]);
 
+/**
+ * The error the caller sees. Retries that ran out give their last error. A downstream's failure
+ * is a DownstreamError naming the hop. This client's own refusals (its timeout, breaker,
+ * bulkhead or the spent deadline) pass through as themselves, marked permanent: the policy
+ * already decided, so an outer retry must not wait out a reset timeout and try again.
+ */
 function finalError(error: unknown, name: string, attempts: number): unknown {
   let e = error;
   if (isRetryExhaustedError(e) && e.cause !== undefined) e = e.cause;
@@ -259,19 +301,9 @@ function finalError(error: unknown, name: string, attempts: number): unknown {
     if (attempts > 1) Object.defineProperty(e, 'attempts', { value: attempts, enumerable: true });
     return e;
   }
-  // A hop that timed out, or that our breaker or bulkhead refused, is named like one that answered
-  // an error, so the edge's problem blames the right service. A spent budget or a cancellation is
-  // not the hop's fault and passes through as is.
-  if (isBulwarkError(e) && HOP_FAILURES.has(e.code)) {
-    return new DownstreamError({
-      hop: name,
-      problem: { code: e.code, suggestion: e.suggestion },
-      status: e.code === 'TIMEOUT' ? 504 : 503,
-      retryAfterMs: e.retryAfterMs,
-      attempts: Math.max(1, attempts),
-      cause: e,
-    });
-  }
+  // The spent deadline is not the hop's fault: it is not named after it.
+  if (isBulwarkError(e) && OWN_REFUSALS.has(e.code))
+    return markPermanent(e.code === 'DEADLINE_EXCEEDED' ? e : nameHop(e, name));
   if (isBulwarkError(e) || isAbortLike(e)) return error;
   // fetch's network failures: TypeError('fetch failed') with the socket error as cause.
   if (e instanceof TypeError && e.cause !== undefined) {

@@ -8,7 +8,9 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { isBulwarkError } from './bulwark-error.js';
+import { getRetryAfterMs } from './classify.js';
 import { ERROR_CODES } from './codes.js';
+import { isHttpStatusError } from './http-status-error.js';
 import {
   ABOUT_BLANK,
   type ProblemDetails,
@@ -28,6 +30,25 @@ export {
   problemSlug,
   problemType,
 } from './problem-details.js';
+
+const HOP = Symbol.for('bulwark.hop');
+
+/**
+ * Records that `error` (a client's own refusal: its timeout, open breaker, full bulkhead) was
+ * raised while calling the service `hop`, so its problem names that service as `service`, as a
+ * `DOWNSTREAM_ERROR` would. Returns `error`.
+ */
+export function nameHop<E extends object>(error: E, hop: string): E {
+  Object.defineProperty(error, HOP, { value: hop, enumerable: false, configurable: true });
+  return error;
+}
+
+/** The service named by {@link nameHop}, or undefined. */
+export function hopOf(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const hop = (error as Record<symbol, unknown>)[HOP];
+  return typeof hop === 'string' ? hop : undefined;
+}
 
 /** Code of problems built from an application's own HTTP errors (a status it chose, not an engine failure). */
 export const HTTP_ERROR_CODE = 'HTTP_ERROR';
@@ -166,10 +187,15 @@ export function toProblem(error: unknown, options: ProblemOptions): ProblemDetai
     const retryAfter = error.retryAfter;
     if (retryAfter !== undefined) p.retryAfter = retryAfter;
     if (error.code === 'DOWNSTREAM_ERROR') addDownstream(p, error);
+    else {
+      const hop = hopOf(error);
+      if (hop !== undefined) p.service = hop;
+    }
     return p;
   }
 
   const stack = !options.production && error instanceof Error ? error.stack : undefined;
+  if (isHttpStatusError(error)) return downstreamStatusProblem(error, options, stack);
   const http = appHttpError(error);
   if (http) {
     const title = STATUS_CODES[http.status] ?? 'HTTP Error';
@@ -188,6 +214,27 @@ export function toProblem(error: unknown, options: ProblemOptions): ProblemDetai
   const detail = options.production ? undefined : messageOf(error);
   const type = problemType('INTERNAL_ERROR', options.typeBase);
   const p = make(options, type, 'INTERNAL_ERROR', def.title, def.status, detail, def.suggestion);
+  if (stack) p.stack = stack;
+  return p;
+}
+
+/**
+ * A downstream's non-2xx answer (assertOk): this service's answer is a `DOWNSTREAM_ERROR` — 504
+ * for a downstream 504/408, 503 for a 429 (the downstream limited us, not our caller), else 502.
+ */
+function downstreamStatusProblem(
+  error: { status: number; service: string | undefined; message: string },
+  options: ProblemOptions,
+  stack: string | undefined,
+): ProblemDetails {
+  const def = ERROR_CODES.DOWNSTREAM_ERROR;
+  const s = error.status;
+  const status = s === 504 || s === 408 ? 504 : s === 429 ? 503 : 502;
+  const type = problemType('DOWNSTREAM_ERROR', options.typeBase);
+  const p = make(options, type, 'DOWNSTREAM_ERROR', def.title, status, error.message, def.suggestion);
+  const retryAfterMs = getRetryAfterMs(error);
+  if (retryAfterMs !== undefined) p.retryAfter = Math.min(3600, Math.max(1, Math.ceil(retryAfterMs / 1000)));
+  if (error.service !== undefined) p.service = error.service;
   if (stack) p.stack = stack;
   return p;
 }

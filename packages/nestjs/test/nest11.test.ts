@@ -19,7 +19,6 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const node = process.execPath;
 const npm = (args: string[], cwd: string) => {
-  // biome-ignore lint/suspicious/noUndeclaredEnvVars: set by npm when it runs `npm test`
   const cli = process.env.npm_execpath;
   return cli?.endsWith('.js') || cli?.endsWith('.cjs')
     ? exec(node, [cli, ...args], { cwd, maxBuffer: 64 << 20 })

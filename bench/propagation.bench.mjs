@@ -3,10 +3,15 @@
 // enableFetchPropagation, sequential and 32 at a time. Rounds alternate the two cases (and their
 // order) so drift on a shared machine hits both alike; medians per case, ratio with/without.
 // Also the cost of building the headers alone. Target: ≤ 5% overhead on a loopback fetch.
+// Last, with the OpenTelemetry SDK active (NodeTracerProvider, the undici and http
+// instrumentations, spans exported to a counting no-op exporter): fetches inside an active span,
+// OTel alone against OTel plus Bulwark (a request context and enableFetchPropagation), alternating
+// rounds in the same run. Target: Bulwark adds ≤ 5% per outgoing request over OTel alone.
 // Prints tables, writes bench/results/propagation.json. Run on the built package (npm run build first).
 
 import diagnostics from 'node:diagnostics_channel';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import { enableFetchPropagation, outgoingHeaders, runWithContext } from '../packages/core/dist/index.js';
 import { compare, median, save, table } from './lib.mjs';
 
@@ -19,9 +24,15 @@ const width = 32;
 
 let propagated = 0;
 let plain = 0;
+let doubled = 0;
 const server = http.createServer((req, res) => {
   if (req.headers['x-request-id'] === undefined) plain++;
   else propagated++;
+  let traceparents = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i].toLowerCase() === 'traceparent') traceparents++;
+  }
+  if (traceparents > 1) doubled++;
   res.setHeader('content-length', '2');
   res.end('ok');
 });
@@ -76,20 +87,20 @@ async function measure(withPropagation, fn) {
   }
 }
 
-async function scenario(name, fn) {
+async function scenario(name, fn, labels = ['without', 'with']) {
   // Warm up both paths (JIT, keep-alive sockets).
-  await measure(false, () => fn(true));
-  await measure(true, () => fn(true));
+  await measure(false, () => fn(true, false));
+  await measure(true, () => fn(true, true));
   const off = [];
   const on = [];
   for (let r = 0; r < rounds; r++) {
     // Alternate which case goes first in each round.
     if (r % 2 === 0) {
-      off.push(await measure(false, () => fn(false)));
-      on.push(await measure(true, () => fn(false)));
+      off.push(await measure(false, () => fn(false, false)));
+      on.push(await measure(true, () => fn(false, true)));
     } else {
-      on.push(await measure(true, () => fn(false)));
-      off.push(await measure(false, () => fn(false)));
+      on.push(await measure(true, () => fn(false, true)));
+      off.push(await measure(false, () => fn(false, false)));
     }
   }
   const offMed = median(off);
@@ -98,8 +109,8 @@ async function scenario(name, fn) {
   const ratios = on.map((v, i) => v / off[i]);
   return {
     scenario: name,
-    'without (µs/fetch)': (offMed / 1000).toFixed(1),
-    'with (µs/fetch)': (onMed / 1000).toFixed(1),
+    [`${labels[0]} (µs/fetch)`]: (offMed / 1000).toFixed(1),
+    [`${labels[1]} (µs/fetch)`]: (onMed / 1000).toFixed(1),
     'ratio of medians': (onMed / offMed).toFixed(3),
     'median paired ratio': median(ratios).toFixed(3),
     'overhead %': ((median(ratios) - 1) * 100).toFixed(1),
@@ -169,6 +180,110 @@ table('building the headers, and the CPU the subscriber adds per fetch', [
 ]);
 console.log(`\nsanity: ${propagated} requests carried the headers, ${plain} did not`);
 
+// --- With the OpenTelemetry SDK active. Enabled last: the instrumentations patch node:http and
+// subscribe to undici's channels for the rest of the process.
+const api = await import('@opentelemetry/api');
+const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
+const { SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+const { UndiciInstrumentation } = await import('@opentelemetry/instrumentation-undici');
+const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+let exportedSpans = 0;
+const discard = {
+  export(spans, done) {
+    exportedSpans += spans.length;
+    done({ code: 0 });
+  },
+  shutdown: async () => {},
+  forceFlush: async () => {},
+};
+const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(discard)] });
+provider.register();
+const instrumentations = [new UndiciInstrumentation(), new HttpInstrumentation()];
+for (const i of instrumentations) {
+  i.setTracerProvider(provider);
+  i.enable();
+}
+createRequire(import.meta.url)('node:http'); // the http instrumentation patches on require
+const tracer = api.trace.getTracer('bench');
+const propagatedBefore = propagated;
+doubled = 0;
+
+/** `run` inside an active span (the request's server span), and with Bulwark's context when `bulwark`. */
+const inSpan = (bulwark, run) =>
+  tracer.startActiveSpan('request', async (span) => {
+    try {
+      return bulwark ? await runWithContext(ctx(), run) : await run();
+    } finally {
+      span.end();
+    }
+  });
+
+const otelSequential = (n, bulwark) =>
+  inSpan(bulwark, async () => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) await one();
+    return Number(process.hrtime.bigint() - t0) / n;
+  });
+
+async function otelConcurrent(b, bulwark) {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < b; i++) await inSpan(bulwark, () => Promise.all(Array.from({ length: width }, one)));
+  return Number(process.hrtime.bigint() - t0) / (b * width);
+}
+
+const labels = ['OTel alone', 'OTel + Bulwark'];
+const otelRows = [
+  await scenario('sequential, OTel SDK', (warm, b) => otelSequential(warm ? 1_000 : sequential, b), labels),
+  await scenario(
+    `concurrent x${width}, OTel SDK`,
+    (warm, b) => otelConcurrent(warm ? 40 : batches, b),
+    labels,
+  ),
+];
+table(
+  `fetch over loopback with the OpenTelemetry SDK (undici + http instrumentations), ${rounds} alternating rounds (median); target overhead ≤ 5 %`,
+  otelRows,
+);
+// The CPU Bulwark adds to one fetch with OTel active, without the network: publish an
+// undici-shaped request inside an active span, the undici instrumentation and Bulwark's subscriber
+// subscribed in both cases; Bulwark's request context only in one (outside it, the subscriber
+// returns after one AsyncLocalStorage read). compare() alternates the two cases in every round.
+// The instrumentation's spans for these fake requests are never ended, so never exported.
+const otelPublish = (bulwark) => () =>
+  tracer.startActiveSpan('publish', (span) => {
+    if (bulwark) runWithContext(c, () => channel.publish({ request: fakeRequest() }));
+    else channel.publish({ request: fakeRequest() });
+    span.end();
+  });
+const otelSub = enableFetchPropagation();
+const [otelWithout, otelWith] = await compare(
+  [
+    { name: 'OTel alone', fn: otelPublish(false) },
+    { name: 'OTel + Bulwark', fn: otelPublish(true) },
+  ],
+  { iterations: quick ? 5_000 : 20_000, rounds: quick ? 5 : 9, warmup: 5_000 },
+);
+otelSub.dispose();
+const otelAddedNs = otelWith.nsPerCall - otelWithout.nsPerCall;
+const otelFetchNs = Number(otelRows[0]['OTel alone (µs/fetch)']) * 1000;
+table('the CPU Bulwark adds per fetch with OTel active (request context + subscriber), without the network', [
+  {
+    case: 'OTel alone: span + undici instrumentation',
+    'ns/call': otelWithout.nsPerCall.toFixed(0),
+    'share of a sequential OTel fetch': '',
+  },
+  {
+    case: 'added by Bulwark',
+    'ns/call': otelAddedNs.toFixed(0),
+    'share of a sequential OTel fetch': `${((otelAddedNs / otelFetchNs) * 100).toFixed(2)} %`,
+  },
+]);
+console.log(
+  `sanity: ${propagated - propagatedBefore} requests carried Bulwark's headers, ${doubled} carried two traceparents, ${exportedSpans} spans exported`,
+);
+for (const i of instrumentations) i.disable();
+await provider.shutdown();
+
 server.closeAllConnections();
 server.close();
 save('propagation', {
@@ -177,6 +292,9 @@ save('propagation', {
   batches,
   width,
   fetch: rows,
+  otel: otelRows,
+  otelDoubledTraceparents: doubled,
+  otelAddedNsPerFetch: otelAddedNs,
   headersNsPerCall: headers.nsPerCall,
   propagated,
   plain,

@@ -70,7 +70,7 @@ const admission = await core.http.admit({
   headers: { 'x-deadline-ms': '3600000' },
 });
 void admission.signal; // arms the deadline timer
-await core.http.protect(admission, { timeout: '1h' }, async () => 1);
+await core.http.protect(admission, core.http.route({ timeout: '1h' }), async () => 1);
 admission.release();
 await pipeline(timeout('1h'), retry({ maxAttempts: 2 }), bulkhead()).execute(async () => 1);
 

@@ -96,6 +96,39 @@ describe('the body read of bulwark.fetch', () => {
     expect(await until(async () => (await openSockets()) === 0)).toBe(true);
   });
 
+  it('cuts off a body nobody reads at the deadline', async () => {
+    const deadline = Date.now() + 300;
+    await runWithContext(testContext({ deadline }), async () => {
+      const res = await bulwark.fetch('stall', url);
+      expect(res.status).toBe(200); // dropped unread
+    });
+    expect(await openSockets()).toBe(1);
+    expect(await until(async () => (await openSockets()) === 0, 3000)).toBe(true);
+  });
+
+  it('adds no listener per call to a long-lived caller signal', async () => {
+    const shutdown = new AbortController();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      await runWithContext(testContext({ deadline: Date.now() + 5000 }), async () => {
+        const all = await Promise.all(
+          Array.from({ length: 30 }, () => bulwark.fetch('stall', url, { signal: shutdown.signal })),
+        );
+        expect(all).toHaveLength(30);
+        shutdown.abort(new Error('shutting down'));
+        const outcomes = await Promise.all(all.map((r) => r.text().catch((e: Error) => e.message)));
+        expect(new Set(outcomes)).toEqual(new Set(['shutting down']));
+      });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+      expect(await until(async () => (await openSockets()) === 0, 3000)).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('keeps url, status and headers, and reads a complete body as usual', async () => {
     const ok = http.createServer((_req, res) => res.end('{"ok":true}'));
     await new Promise<void>((resolve) => ok.listen(0, '127.0.0.1', resolve));

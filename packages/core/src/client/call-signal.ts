@@ -17,49 +17,36 @@ const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 204, 205, 304]);
 export interface CallSignal {
   /** Aborts when the caller's signal does, or when the deadline passes. */
   readonly signal: AbortSignal;
-  /** Stops following the caller and the deadline (the body is done, or the call failed). */
-  release(): void;
+  /** Disarms the deadline (the body is done, or the call failed); undefined when there is none to disarm. */
+  release?: () => void;
 }
 
 /**
  * A signal for one call that follows `outer` and the absolute `deadline` (ms since epoch) until
- * released; undefined when there is neither (nothing would bound the body read anyway).
+ * released; undefined when there is neither (nothing would bound the body read anyway). The
+ * caller's signal is linked with `AbortSignal.any`, not a listener: many calls in flight on one
+ * long-lived signal add no listeners to it, and a dropped response leaks nothing.
  */
 export function callSignal(
   outer: AbortSignal | undefined,
   deadline: number | undefined,
   name: string,
 ): CallSignal | undefined {
-  if (outer === undefined && deadline === undefined) return undefined;
+  if (deadline === undefined) return outer === undefined ? undefined : { signal: outer };
   const controller = new AbortController();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const onAbort = (): void => {
-    release();
-    controller.abort(outer?.reason);
-  };
-  const release = (): void => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    outer?.removeEventListener('abort', onAbort);
-  };
-  if (outer?.aborted) controller.abort(outer.reason);
-  else {
-    outer?.addEventListener('abort', onAbort, { once: true });
-    if (deadline !== undefined) {
-      const left = Math.min(Math.max(0, deadline - Date.now()), MAX_TIMER_MS);
-      timer = setTimeout(() => {
-        release();
-        controller.abort(
-          new DeadlineExceededError({
-            message: `The request's deadline passed while calling '${name}'.`,
-            policy: name,
-          }),
-        );
-      }, left);
-      timer.unref?.();
-    }
-  }
-  return { signal: controller.signal, release };
+  const left = Math.min(Math.max(0, deadline - Date.now()), MAX_TIMER_MS);
+  // Armed until the body is done; a body never read is cut off at the deadline.
+  const timer = setTimeout(() => {
+    controller.abort(
+      new DeadlineExceededError({
+        message: `The request's deadline passed while calling '${name}'.`,
+        policy: name,
+      }),
+    );
+  }, left);
+  timer.unref?.();
+  const signal = outer === undefined ? controller.signal : AbortSignal.any([outer, controller.signal]);
+  return { signal, release: () => clearTimeout(timer) };
 }
 
 /**

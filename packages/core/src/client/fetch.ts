@@ -203,10 +203,12 @@ async function run(
       return attempt1(a, signal);
     }, options);
   } catch (error) {
-    call?.release();
+    call?.release?.();
     throw finalError(error, name, attempts);
   }
-  return call === undefined ? response : tieBody(response, call.release);
+  // Without a deadline the caller's signal already reaches the body (it is part of every
+  // attempt's signal); with one, the timer is disarmed once the body is done.
+  return call?.release === undefined ? response : tieBody(response, call.release);
 }
 
 /** What every attempt of one call shares. */

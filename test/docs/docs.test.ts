@@ -37,7 +37,6 @@ const COVERED = markdownFiles();
 const PENDING: Record<string, string> = {
   'packages/core/docs/config.md': 'options',
   'packages/core/docs/errors.md': 'errors',
-  'packages/core/docs/propagation.md': 'context',
   'packages/express/README.md': 'http',
   'packages/koa/README.md': 'http',
   'packages/nestjs/README.md': 'nest',

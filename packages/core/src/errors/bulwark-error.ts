@@ -135,6 +135,8 @@ export interface ConfigIssue {
   received: string;
   /** How to fix it. */
   fix?: string;
+  /** Where the bad value came from when not from code: the env variable or the config file. */
+  source?: string;
 }
 /** Configuration is invalid; `issues` lists every problem at once. */
 export class InvalidConfigError extends BulwarkError {

@@ -2,6 +2,8 @@
  * Builds one named policy from its validated config, in the standard order (outermost first):
  * fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout → bulkhead.
  */
+
+import { getContext } from '../context/context.js';
 import { pipeline } from '../pipeline.js';
 import { bulkhead } from '../policies/bulkhead.js';
 import { type CircuitBreakerPolicy, circuitBreaker } from '../policies/circuit-breaker.js';
@@ -11,7 +13,7 @@ import { retry } from '../policies/retry.js';
 import { timeout } from '../policies/timeout.js';
 import type { Store } from '../stores/store.js';
 import type { EventStream } from '../telemetry/events.js';
-import type { Policy } from '../types.js';
+import type { ExecuteOptions, Operation, Policy } from '../types.js';
 import type { PolicyConfig } from './config.js';
 
 /** What every part of a built policy shares. */
@@ -57,8 +59,61 @@ export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContex
   if (config.attemptTimeout !== undefined && config.attemptTimeout !== false)
     parts.push(timeout({ timeout: config.attemptTimeout, kind: 'attempt', ...common }));
   if (config.bulkhead) parts.push(bulkhead({ ...config.bulkhead, ...common }));
-  const composed = pipeline(...parts);
-  const policy: Policy =
-    composed.name === name ? composed : { name, execute: (fn, options) => composed.execute(fn, options) };
-  return breaker ? { policy, breaker, parts } : { policy, parts };
+  const policy = new NamedPolicy(name, pipeline(...parts), ctx.events);
+  return breaker ? { policy, breaker: keyedBy(name, breaker), parts } : { policy, parts };
+}
+
+/**
+ * The registry's face of a built pipeline: named after the policy, keyed by the policy name when
+ * the caller gives no key (so `run(name)` and `fetch(name)` share one breaker), and reporting
+ * `success` / `failure` with the duration and the attempts made, when someone listens.
+ */
+class NamedPolicy implements Policy {
+  constructor(
+    readonly name: string,
+    private readonly inner: Policy,
+    private readonly events: EventStream,
+  ) {}
+
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+    const o: ExecuteOptions = options?.key === undefined ? { ...options, key: this.name } : options;
+    return this.events.active ? this.observed(fn, o) : this.inner.execute(fn, o);
+  }
+
+  private async observed<T>(fn: Operation<T>, options: ExecuteOptions): Promise<T> {
+    const started = performance.now();
+    let attempts = 0;
+    const counted: Operation<T> = (signal, attempt) => {
+      if (attempt > attempts) attempts = attempt;
+      return fn(signal, attempt);
+    };
+    const base = { policy: this.name, key: options.key, correlationId: getContext()?.correlationId };
+    try {
+      const value = await this.inner.execute(counted, options);
+      this.events.emit({ type: 'success', ...base, durationMs: performance.now() - started, attempts });
+      return value;
+    } catch (error) {
+      this.events.emit({
+        type: 'failure',
+        ...base,
+        durationMs: performance.now() - started,
+        attempts,
+        error,
+      });
+      throw error;
+    }
+  }
+}
+
+/** The breaker with the policy name as the default key of `state` and `stats` (the key runs use). */
+function keyedBy(name: string, breaker: CircuitBreakerPolicy): CircuitBreakerPolicy {
+  return Object.assign(Object.create(breaker) as CircuitBreakerPolicy, {
+    state: (key?: string) => breaker.state(key ?? name),
+    stats: (key?: string) => breaker.stats(key ?? name),
+    canExecute: (key?: string) => breaker.canExecute(key ?? name),
+    recordSuccess: (key?: string, durationMs?: number) => breaker.recordSuccess(key ?? name, durationMs),
+    recordFailure: (key: string | undefined, error: unknown, durationMs?: number) =>
+      breaker.recordFailure(key ?? name, error, durationMs),
+    snapshot: (key?: string) => breaker.snapshot(key ?? name),
+  });
 }

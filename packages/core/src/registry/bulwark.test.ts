@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BulwarkError, InvalidConfigError } from '../errors/bulwark-error.js';
+import { toProblem } from '../errors/problem.js';
 import type { HttpEngine } from '../http/engine.js';
 import type { Admission, RouteProtection } from '../http/types.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import { EventStream } from '../telemetry/events.js';
 import { type Bulwark, createBulwark } from './bulwark.js';
 import type { BulwarkConfig } from './config.js';
+import type { UnknownPolicyError } from './unknown-policy.js';
 
 /** Routes `protection` (as an adapter does at start-up), then protects `handler` under it. */
 function protectOn<T>(
@@ -135,14 +137,41 @@ describe('createBulwark: names', () => {
     expect(b.has('c')).toBe(false);
   });
 
-  it('rejects an unknown name with UNKNOWN_POLICY naming it and the known ones', async () => {
+  it('rejects an unknown name with UNKNOWN_POLICY; the did-you-mean and declared names are fields', async () => {
     const b = make({ policies: { 'payments-api': {}, search: {} } });
-    const err = await rejection(b.run('payment-api', async () => 1));
+    const err = (await rejection(b.run('payment-api', async () => 1))) as UnknownPolicyError;
     expect(err).toBeInstanceOf(BulwarkError);
     expect(err.code).toBe('UNKNOWN_POLICY');
-    expect(err.message).toBe("No policy named 'payment-api'; known policies: 'payments-api', 'search'.");
-    expect(err.suggestion).toBe("Did you mean 'payments-api'?");
-    expect(() => b.policy('nope')).toThrow(/known policies/);
+    expect(err.message).toBe("No policy named 'payment-api' is declared.");
+    expect(err.didYouMean).toBe('payments-api');
+    expect(err.declared).toEqual(['payments-api', 'search']);
+    expect(() => b.policy('nope')).toThrow(/No policy named 'nope'/);
+  });
+
+  it('never lists declared policy names in a production problem response', async () => {
+    const b = make({ policies: { 'payments-api': {}, 'internal-ledger': {} } });
+    const err = await rejection(b.run('payments-apii', async () => 1));
+    const body = JSON.stringify(toProblem(err, { production: true, instance: '/x' }));
+    expect(body).toContain('UNKNOWN_POLICY');
+    expect(body).not.toMatch(/payments-api'|internal-ledger/);
+  });
+
+  it('assertPolicy checks a name at start-up with the did-you-mean and the declared names', () => {
+    const b = make({ policies: { 'user-db': {}, search: {} } });
+    expect(() => b.assertPolicy('user-db')).not.toThrow();
+    let err: InvalidConfigError | undefined;
+    try {
+      b.assertPolicy('users-db', 'protect({ policy })');
+    } catch (e) {
+      err = e as InvalidConfigError;
+    }
+    expect(err).toBeInstanceOf(InvalidConfigError);
+    expect(err?.issues[0]).toMatchObject({
+      path: 'protect({ policy })',
+      received: '"users-db"',
+      fix: "did you mean 'user-db'?",
+    });
+    expect(err?.message).toContain("declared: 'search', 'user-db'");
   });
 });
 
@@ -204,10 +233,45 @@ describe('createBulwark: config sources and precedence', () => {
   it('reads process.env by default', () => {
     process.env.BULWARK_POLICIES__FROM_PROCESS__TIMEOUT = '2s';
     try {
-      expect(make(undefined, {}).config.policies?.['from-process']).toEqual({ timeout: '2s' });
+      expect(make({ policies: { 'from-process': {} } }, {}).config.policies?.['from-process']).toEqual({
+        timeout: '2s',
+      });
     } finally {
       delete process.env.BULWARK_POLICIES__FROM_PROCESS__TIMEOUT;
     }
+  });
+
+  it('refuses an env variable naming an undeclared policy, with a did-you-mean', () => {
+    let err: InvalidConfigError | undefined;
+    try {
+      createBulwark(
+        { policies: { 'payments-api': { timeout: '5s' } } },
+        { file: false, env: { BULWARK_POLICIES__PAYMNETS_API__TIMEOUT: '8s' } },
+      );
+    } catch (e) {
+      err = e as InvalidConfigError;
+    }
+    expect(err).toBeInstanceOf(InvalidConfigError);
+    expect(err?.issues).toEqual([
+      {
+        path: 'policies.paymnets-api',
+        expected: 'a policy declared in code or the config file (env variables tune declared policies)',
+        received: 'an env-only policy (from BULWARK_POLICIES__PAYMNETS_API__TIMEOUT)',
+        fix: "did you mean 'payments-api' (BULWARK_POLICIES__PAYMENTS_API__…)?",
+        source: 'BULWARK_POLICIES__PAYMNETS_API__TIMEOUT',
+      },
+    ]);
+    // A policy the file declares may be tuned by env.
+    const fromFile = make({}, { file, env: { BULWARK_POLICIES__API__TIMEOUT: '2s' } });
+    expect(fromFile.config.policies?.api?.timeout).toBe('2s');
+  });
+
+  it('lets env variables create policies only with allowEnvOnlyPolicies', () => {
+    const env = { BULWARK_POLICIES__ENV_ONLY__TIMEOUT: '2s' };
+    expect(() => createBulwark({}, { file: false, env })).toThrow(/allowEnvOnlyPolicies: true/);
+    expect(make({ allowEnvOnlyPolicies: true }, { file: false, env }).has('env-only')).toBe(true);
+    const optIn = { ...env, BULWARK_ALLOW_ENV_ONLY_POLICIES: 'true' };
+    expect(make({}, { file: false, env: optIn }).has('env-only')).toBe(true);
   });
 
   it('never changes the caller config', () => {
@@ -255,13 +319,19 @@ describe('createBulwark: config sources and precedence', () => {
 
 describe('createBulwark: define', () => {
   it('validates and registers a code policy, under file and env settings of the same name', async () => {
-    const b = make({}, { file: false, env: { BULWARK_POLICIES__LATE__RETRY__MAX_ATTEMPTS: '2' } });
+    const b = make(
+      { allowEnvOnlyPolicies: true },
+      { file: false, env: { BULWARK_POLICIES__LATE__RETRY__MAX_ATTEMPTS: '2' } },
+    );
     expect(b.has('late')).toBe(true); // env alone declares it
     b.define('late', { retry: { maxAttempts: 5, initialDelay: 0 } });
     const fn = failing(5);
     await expect(b.run('late', fn)).rejects.toThrow();
     expect(fn).toHaveBeenCalledTimes(2);
-    expect(() => b.define('late', {})).toThrow(/already declared in code/);
+    expect(b.define('late', { retry: { maxAttempts: 5, initialDelay: 0 } })).toBe(b.policy('late'));
+    expect(() => b.define('late', {})).toThrow(
+      /policies\.late\.retry: expected the config 'late' was first defined with/,
+    );
     expect(() => b.define('other', { timeout: 'never' as never })).toThrow(/policies\.other\.timeout/);
     expect(b.has('other')).toBe(false);
   });

@@ -10,10 +10,13 @@ import { MemoryStore } from '../stores/memory-store.js';
 import type { Store } from '../stores/store.js';
 import { EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
-import { closest } from '../util/checks.js';
+import { render } from '../util/checks.js';
 import { type BuiltPolicy, buildPolicy } from './build.js';
 import type { BulwarkConfig, PolicyConfig } from './config.js';
+import { firstDifference } from './equal.js';
+import { deepMerge } from './merge.js';
 import { type ConfigSources, type LoadedConfig, loadConfig, loadPolicy } from './sources.js';
+import { UnknownPolicyError, unknownPolicyConfigError } from './unknown-policy.js';
 
 /** Manual control and inspection of the circuit breaker inside a named policy. */
 export type BreakerControl = Pick<
@@ -23,19 +26,34 @@ export type BreakerControl = Pick<
 
 /** The registry of named policies, with the shared event stream, store and HTTP engine. */
 export interface Bulwark extends Closeable {
-  /** Runs `fn` under the named policy; rejects with `UNKNOWN_POLICY` for a name not declared. */
+  /**
+   * Runs `fn` under the named policy; rejects with `UNKNOWN_POLICY` for a name not declared.
+   * Without `options.key`, keyed parts (breaker, bulkhead, rate limit) use the policy name as the
+   * key, as `fetch(name)` does, so `breaker(name)` reads the state both share.
+   */
   run<T>(name: string, fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
   /** The named policy (built on first use); throws `UNKNOWN_POLICY` for a name not declared. */
   policy(name: string): Policy;
+  /**
+   * Checks at start-up that `name` is declared; throws an InvalidConfigError naming the closest
+   * declared policy (`where` names the call site in the message, e.g. `protect({ policy })`).
+   */
+  assertPolicy(name: string, where?: string): void;
   /** `fetch` under the named policy with context propagation; see `resilientFetch` (client/fetch.ts). */
   fetch(name: string, input: string | URL | Request, init?: BulwarkFetchInit): Promise<Response>;
   /** True when a policy of that name is declared. */
   has(name: string): boolean;
   /** The declared policy names, sorted. */
   names(): string[];
-  /** The circuit breaker of the named policy; throws when the policy is unknown or has no breaker. */
+  /** The circuit breaker of the named policy (its default key is the policy name); throws when the policy is unknown or has no breaker. */
   breaker(name: string): BreakerControl;
-  /** Declares a policy from code after start-up (file and env settings for that name still win); throws if code already declared it. */
+  /**
+   * Declares a policy from code: the one way to build a named policy (decorators and inline route
+   * policies call it too). `defaults`, and file and env settings for that name, apply as in config.
+   * Defining a name again with a structurally identical config returns the same policy (so a
+   * decorator on several instances is fine); a different config throws an InvalidConfigError
+   * naming the first difference.
+   */
   define(name: string, config: PolicyConfig): Policy;
   /** The merged, validated config (code < file < env). Do not change it. */
   readonly config: Readonly<BulwarkConfig>;
@@ -55,7 +73,8 @@ class Registry implements Bulwark {
   private readonly ownsStore: boolean;
   private readonly userStore: Store | undefined;
   private readonly declared = new Map<string, PolicyConfig>();
-  private readonly fromCode = new Set<string>();
+  /** Code's own config per name (config `policies` and `define`), for idempotent redefinition. */
+  private readonly fromCode = new Map<string, PolicyConfig>();
   private readonly built = new Map<string, BuiltPolicy>();
   private engine: HttpEngine | undefined;
   private closed = false;
@@ -66,8 +85,10 @@ class Registry implements Bulwark {
     this.userStore = merged.store;
     this.store = merged.store ?? new MemoryStore();
     this.ownsStore = merged.store === undefined;
-    for (const [name, cfg] of Object.entries(merged.policies ?? {})) this.declared.set(name, cfg);
-    for (const name of Object.keys(loaded.code.policies ?? {})) this.fromCode.add(name);
+    const defaults = merged.defaults;
+    for (const [name, cfg] of Object.entries(merged.policies ?? {}))
+      this.declared.set(name, defaults === undefined ? cfg : deepMerge<PolicyConfig>(defaults, cfg));
+    for (const [name, cfg] of Object.entries(loaded.code.policies ?? {})) this.fromCode.set(name, cfg);
   }
 
   get config(): Readonly<BulwarkConfig> {
@@ -84,6 +105,11 @@ class Registry implements Bulwark {
 
   policy(name: string): Policy {
     return this.entry(name).policy;
+  }
+
+  assertPolicy(name: string, where = 'policy'): void {
+    if (this.closed) throw this.closedError();
+    if (!this.declared.has(name)) throw unknownPolicyConfigError(name, this.names(), where);
   }
 
   fetch(name: string, input: string | URL | Request, init?: BulwarkFetchInit): Promise<Response> {
@@ -111,13 +137,18 @@ class Registry implements Bulwark {
   }
 
   define(name: string, config: PolicyConfig): Policy {
-    if (this.fromCode.has(name)) {
+    if (this.closed) throw this.closedError();
+    const earlier = this.fromCode.get(name);
+    if (earlier !== undefined) {
+      const diff = firstDifference(earlier, config);
+      if (diff === undefined) return this.policy(name);
+      const at = diff.path === '' ? `policies.${name}` : `policies.${name}.${diff.path}`;
       throw new InvalidConfigError([
         {
-          path: `policies.${name}`,
-          expected: 'a policy name not declared yet',
-          received: 'a name already declared in code',
-          fix: 'choose another name, or change the existing declaration',
+          path: at,
+          expected: `the config '${name}' was first defined with (${render(diff.before)})`,
+          received: render(diff.after),
+          fix: 'a name is defined once: give this policy its own name, or define the same config again',
         },
       ]);
     }
@@ -126,7 +157,7 @@ class Registry implements Bulwark {
     this.built.delete(name);
     if (previous) void closeAll(previous.parts);
     this.declared.set(name, merged);
-    this.fromCode.add(name);
+    this.fromCode.set(name, config);
     return this.policy(name);
   }
 
@@ -173,15 +204,7 @@ class Registry implements Bulwark {
   }
 
   private unknown(name: string): BulwarkError {
-    const known = this.names();
-    const near = closest(name, known);
-    return new BulwarkError('UNKNOWN_POLICY', {
-      message: `No policy named '${name}'; known policies: ${known.length ? known.map((n) => `'${n}'`).join(', ') : 'none'}.`,
-      suggestion: near
-        ? `Did you mean '${near}'?`
-        : `Declare '${name}' under \`policies\` in the Bulwark config (code, YAML file or BULWARK_POLICIES__… env vars).`,
-      policy: name,
-    });
+    return new UnknownPolicyError(name, this.names());
   }
 
   private closedError(): CancelledError {

@@ -49,8 +49,20 @@ export type HttpConfig = Omit<HttpEngineOptions, 'resolvePolicy' | 'events'> & {
 
 /** The whole Bulwark configuration. */
 export interface BulwarkConfig {
+  /**
+   * Settings every policy inherits, deep-merged under each one (a policy's own value wins; `false`
+   * switches an inherited part off). Parts set here are on for every policy, e.g.
+   * `defaults: { circuitBreaker: { failureThreshold: 5 } }` gives every policy that breaker.
+   */
+  defaults?: PolicyConfig;
   /** Named pipelines, run with `bulwark.run(name, fn)`. */
   policies?: Record<string, PolicyConfig>;
+  /**
+   * Let `BULWARK_POLICIES__<NAME>__…` env variables create policies that neither code nor the
+   * config file declares. Default false: such a variable is a start-up error with a did-you-mean,
+   * so a typo in a policy name cannot silently create a new policy.
+   */
+  allowEnvOnlyPolicies?: boolean;
   /** Options of the inbound HTTP engine used by the framework adapters. */
   http?: HttpConfig;
   /** Shared state; defaults to an in-memory store. When given, breakers and rate limits share it. */

@@ -22,6 +22,7 @@ import {
 } from '../util/checks.js';
 import { parseDuration } from '../util/duration.js';
 import type { BulwarkConfig, PolicyConfig } from './config.js';
+import { deepMerge, findPath } from './merge.js';
 import {
   checkBreakerSection,
   checkHttpSection,
@@ -127,30 +128,68 @@ function crossCheck(cfg: Record<string, unknown>, p: string, out: Issues): void 
   }
 }
 
-/** Checks one named policy's config, recording issues under `policies.<name>`. */
-function checkPolicy(name: string, cfg: unknown, out: Issues): void {
+/**
+ * Checks one named policy's config, recording issues under `policies.<name>`. With `defaults` (a
+ * valid `defaults` section), the policy is checked as it runs: deep-merged over the defaults, and
+ * an issue about a value the policy inherits says so.
+ */
+function checkPolicy(name: string, cfg: unknown, out: Issues, defaults?: unknown): void {
   const p = `policies.${name}`;
   if (name.trim() === '') out.add(p, 'a non-empty policy name', name, "name it, e.g. 'payments-api'");
+  const effective =
+    isPlainObject(defaults) && isPlainObject(cfg) ? deepMerge<Record<string, unknown>>(defaults, cfg) : cfg;
   const before = out.list.length;
-  policyShape(cfg, p, out);
-  if (out.list.length === before && isPlainObject(cfg)) crossCheck(cfg, p, out);
+  policyShape(effective, p, out);
+  if (out.list.length === before && isPlainObject(effective)) crossCheck(effective, p, out);
+  if (!isPlainObject(defaults)) return;
+  for (const issue of out.list.slice(before)) {
+    const rest = issue.path.slice(p.length + 1);
+    if (rest && findPath(defaults, rest) && !findPath(cfg, rest))
+      issue.received += ' (inherited from defaults)';
+  }
 }
 
-const policiesCheck: Check = (v, p, out) => {
+/** The `defaults` section: a partial policy config every policy inherits. */
+const defaultsCheck: Check = (v, p, out) => {
   if (!isPlainObject(v))
-    return out.add(p, 'an object of named policies', v, "e.g. { 'payments-api': { retry: {} } }");
-  for (const [name, cfg] of Object.entries(v)) checkPolicy(name, cfg, out);
+    return out.add(p, 'policy options every policy inherits', v, "e.g. { timeout: '5s' }");
+  policyShape(v, p, out);
 };
 
-const rootCheck = shape(
-  { policies: policiesCheck, http: checkHttpSection, store, events: eventStream },
-  { expected: 'a config object' },
-);
+function policiesCheck(defaults: unknown): Check {
+  return (v, p, out) => {
+    if (!isPlainObject(v))
+      return out.add(p, 'an object of named policies', v, "e.g. { 'payments-api': { retry: {} } }");
+    for (const [name, cfg] of Object.entries(v)) checkPolicy(name, cfg, out, defaults);
+  };
+}
+
+function rootCheck(defaults: unknown): Check {
+  return shape(
+    {
+      defaults: defaultsCheck,
+      policies: policiesCheck(defaults),
+      allowEnvOnlyPolicies: boolean,
+      http: checkHttpSection,
+      store,
+      events: eventStream,
+    },
+    { expected: 'a config object' },
+  );
+}
 
 /** Returns every problem in `config` (empty when valid); never throws. */
 export function configIssues(config: unknown): ConfigIssue[] {
   const out = new Issues();
-  rootCheck(config, '', out);
+  // Policies are checked over the defaults only when the defaults are valid themselves, so a bad
+  // default is reported once, under `defaults`, not again under every policy.
+  let defaults: unknown;
+  if (isPlainObject(config) && config.defaults !== undefined) {
+    const probe = new Issues();
+    defaultsCheck(config.defaults, 'defaults', probe);
+    if (probe.list.length === 0) defaults = config.defaults;
+  }
+  rootCheck(defaults)(config, '', out);
   for (const issue of out.list) if (issue.path === '') issue.path = 'config';
   return out.list;
 }
@@ -165,10 +204,13 @@ export function validateConfig(config: unknown): BulwarkConfig {
   return (config ?? {}) as BulwarkConfig;
 }
 
-/** Validates one policy's config as if it were `policies.<name>`; throws {@link InvalidConfigError}. */
-export function validatePolicyConfig(name: string, config: unknown): PolicyConfig {
+/**
+ * Validates one policy's config as if it were `policies.<name>` (with `defaults` merged under it,
+ * if given); throws {@link InvalidConfigError}.
+ */
+export function validatePolicyConfig(name: string, config: unknown, defaults?: PolicyConfig): PolicyConfig {
   const out = new Issues();
-  checkPolicy(name, config, out);
+  checkPolicy(name, config, out, defaults);
   if (out.list.length > 0) throw new InvalidConfigError(out.list);
   return config as PolicyConfig;
 }

@@ -33,8 +33,10 @@ export type BulwarkEvent =
   | (Base & { type: 'bulkhead.rejected'; reason: 'full' | 'queue-timeout'; running: number; queued: number })
   | (Base & { type: 'rate-limit.rejected'; limit: number; resetMs: number })
   | (Base & { type: 'fallback.used'; reason: string; error: unknown })
-  | (Base & { type: 'success'; durationMs: number })
-  | (Base & { type: 'failure'; durationMs: number; error: unknown });
+  /** A named policy's run succeeded (a fallback answer included), after `attempts` calls of the operation. */
+  | (Base & { type: 'success'; durationMs: number; attempts: number })
+  /** A named policy's run failed with `error`, after `attempts` calls of the operation (0: never called). */
+  | (Base & { type: 'failure'; durationMs: number; attempts: number; error: unknown });
 
 /** The `type` of an event. */
 export type BulwarkEventType = BulwarkEvent['type'];

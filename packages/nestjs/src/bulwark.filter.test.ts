@@ -53,9 +53,9 @@ const platforms = [
 ] as const;
 
 describe.each(platforms)('exception filter on platform-%s', (_name, adapter) => {
-  async function start(logger: LoggerService | false = false) {
+  async function start(logger: LoggerService | false = false, http: Record<string, unknown> = {}) {
     const moduleRef = await Test.createTestingModule({
-      imports: [BulwarkModule.forRoot({ http: { production: true } })],
+      imports: [BulwarkModule.forRoot({ http: { production: true, ...http } })],
       controllers: [FailingController],
     }).compile();
     const platform = adapter();
@@ -95,8 +95,18 @@ describe.each(platforms)('exception filter on platform-%s', (_name, adapter) => 
     expect(JSON.stringify(res.body)).not.toContain('hunter2');
     expect(logger.errors).toHaveLength(1);
     const [message, stack] = logger.errors[0] as [string, string];
-    expect(message).toBe('Error: db password is hunter2 (correlation ID find-me-1)');
+    expect(message).toBe('GET /boom answered 500 (correlation ID find-me-1): Error: db password is hunter2');
     expect(stack).toMatch(/at FailingController\.boom/);
+  });
+
+  it('reports through http.onError instead when it is set', async () => {
+    const logger = new CapturingLogger();
+    const reported: string[] = [];
+    const http = await start(logger, {
+      onError: (_e: unknown, r: { correlationId: string }) => reported.push(r.correlationId),
+    });
+    await http.get('/boom').set('x-request-id', 'find-me-2').expect(500);
+    expect([reported, logger.errors]).toEqual([['find-me-2'], []]);
   });
 
   it('does not log Bulwark errors or client errors', async () => {

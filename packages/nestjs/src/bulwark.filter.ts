@@ -1,22 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import { type Bulwark, isBulwarkError } from '@bulwark/core';
-import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Logger } from '@nestjs/common';
+import type { Bulwark } from '@bulwark/core';
+import { type ArgumentsHost, Catch, type ExceptionFilter, Inject } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { BULWARK } from './bulwark.constants.js';
 import { admitted, toInbound } from './bulwark.middleware.js';
 
-const logger = new Logger('Bulwark');
-
-/** The default report of an unknown (5xx) error: Nest's Logger, with the stack and the correlation ID. */
-export function logUnknownError(error: unknown, correlationId: string | undefined): void {
-  const e = error instanceof Error ? error : new Error(String(error));
-  logger.error(`${e.name}: ${e.message} (correlation ID ${correlationId ?? 'none'})`, e.stack);
-}
-
 /**
  * Global filter writing every error as `application/problem+json` through core's engine:
  * Bulwark errors keep their code and status, Nest's `HttpException`s their status and message,
- * unknown errors become a 500 that leaks nothing in production and are logged once with their stack.
+ * unknown errors become a 500 that leaks nothing in production, reported once through `http.onError`
+ * (default: Nest's Logger, with the stack and correlation ID).
  * Always carries the correlation ID. Writes through the platform's reply (Express or Fastify), so
  * headers set on it (`@Header`) are kept.
  */
@@ -37,9 +30,7 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     const raw = req.raw ?? req;
     const state = admitted(raw);
     const inbound = state?.inbound ?? toInbound(raw);
-    const context = state?.admission.context;
-    const out = this.bulwark.http.toResponse(exception, inbound, context);
-    if (out.status >= 500 && !isBulwarkError(exception)) logUnknownError(exception, context?.correlationId);
+    const out = this.bulwark.http.toResponse(exception, inbound, state?.admission.context);
     if (adapter.isHeadersSent(res)) return void adapter.end(res);
     const own = state?.admission.headers ?? [];
     for (let i = 0; i < own.length; i += 2) {

@@ -7,7 +7,7 @@ import {
   type OutboundResponse,
   writeAdmissionHeaders,
 } from '@bulwark/core/adapter';
-import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, Logger, type NestMiddleware } from '@nestjs/common';
 import { BULWARK } from './bulwark.constants.js';
 
 /** What the middleware remembers about an admitted request, for the exception filter. */
@@ -21,7 +21,16 @@ export interface AdmittedRequest {
 // The per-request state sits on the raw request under a symbol: no WeakMap entry per request
 // (ephemerons make the young-generation GC keep whole requests alive) and no closure per request.
 const STATE = Symbol('bulwark.nestjs');
-type RawRequest = IncomingMessage & { originalUrl?: string; raw?: IncomingMessage; [STATE]?: Inbound };
+type RawRequest = IncomingMessage & {
+  originalUrl?: string;
+  raw?: IncomingMessage;
+  ip?: string; // Express's getter, or the value Fastify's middie copies from `request.ip`
+  app?: { enabled(setting: string): boolean }; // Express
+  [STATE]?: Inbound;
+};
+type ErrorReport = Parameters<NonNullable<InboundRequest['reportError']>>[1];
+
+const logger = new Logger('Bulwark');
 
 /** What the middleware remembers of an admitted request, for the exception filter; undefined before. */
 export function admitted(req: object): AdmittedRequest | undefined {
@@ -48,7 +57,10 @@ class Inbound extends AdapterRequest {
     this.method = req.method ?? 'GET';
     this.path = q === -1 ? url : url.slice(0, q);
     this.headers = req.headers;
-    this.remoteAddress = req.socket?.remoteAddress;
+    // The client honouring the platform's trust proxy setting: Fastify's `request.ip` (trustProxy),
+    // Express's `req.ip` ('trust proxy'; read only when set, as it runs proxy-addr on every read).
+    const ip = req.app === undefined || req.app.enabled('trust proxy') ? req.ip : undefined;
+    this.remoteAddress = ip ?? req.socket?.remoteAddress;
     this.#res = res;
   }
 
@@ -56,6 +68,13 @@ class Inbound extends AdapterRequest {
   setHeader(name: string, value: string): void {
     const res = this.#res;
     if (res !== undefined && !res.headersSent) res.setHeader(name, value);
+  }
+
+  /** Nest's default report of an unknown (5xx) error (when `http.onError` is not set): its Logger, with the stack and correlation ID. */
+  reportError(error: unknown, r: ErrorReport): void {
+    const e = error instanceof Error ? error : new Error(String(error));
+    const what = `${r.method} ${r.path} answered ${r.status} (correlation ID ${r.correlationId})`;
+    logger.error(`${what}: ${e.name}: ${e.message}`, e.stack);
   }
 
   /** The request as the engine saw it. */

@@ -4,7 +4,7 @@
  * trusted proxy and on the socket otherwise. Real Nest apps on both platforms, supertest.
  */
 import 'reflect-metadata';
-import type { InboundRequest } from '@bulwark/core';
+import type { InboundRequest } from '@bulwark/core/adapter';
 import { Controller, Get, type INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';

@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 /** One request per client address a minute, keyed by the address the middleware saw. */
-const rateLimit = { limit: 1, interval: '1m', key: (req: InboundRequest) => req.remoteAddress ?? 'none' };
+const rateLimit = { limit: 1, interval: 60_000, key: (req: InboundRequest) => req.remoteAddress ?? 'none' };
 
 async function start(platform: 'express' | 'fastify', trustProxy: boolean) {
   const moduleRef = await Test.createTestingModule({

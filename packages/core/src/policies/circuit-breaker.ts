@@ -100,12 +100,13 @@ class KeyedCircuitBreaker extends BreakerMachine implements CircuitBreakerPolicy
       const ov = this.overrides.of(key);
       if (ov === 'disabled') return settle(fn, signal, attempt);
       if (ov === 'force-open') return Promise.reject(this.reject(key, this.cfg.resetTimeoutMs));
-      const now = Date.now();
       const t = this.t;
-      const r = t.row(key, now);
+      const r = t.row(key);
       if (ov === 'force-closed')
         return this.run(r, t.generation[r] as number, RECORD_ONLY, fn, signal, attempt);
+      // Hot path: a closed breaker reads no clock before the call, only once after it.
       if (t.state[r] === CLOSED) return this.run(r, t.generation[r] as number, NORMAL, fn, signal, attempt);
+      const now = Date.now();
       const mode = this.admit(r, key, now);
       if (mode >= 0) return this.run(r, t.generation[r] as number, mode, fn, signal, attempt);
       if (ov === 'metrics-only')
@@ -142,9 +143,10 @@ class KeyedCircuitBreaker extends BreakerMachine implements CircuitBreakerPolicy
       this.reject(key, this.cfg.resetTimeoutMs);
       return false;
     }
+    const r = this.t.row(key);
+    if (this.t.state[r] === CLOSED) return true;
     const now = Date.now();
-    const r = this.t.row(key, now);
-    if (this.t.state[r] === CLOSED || this.admit(r, key, now) >= 0) return true;
+    if (this.admit(r, key, now) >= 0) return true;
     if (ov === 'metrics-only') return true;
     this.rejectRow(r, key, now);
     return false;
@@ -162,7 +164,7 @@ class KeyedCircuitBreaker extends BreakerMachine implements CircuitBreakerPolicy
     const ov = this.overrides.of(key);
     if (ov === 'disabled') return;
     const now = Date.now();
-    const r = this.t.row(key, now);
+    const r = this.t.row(key);
     const slow = this.slowMs >= 0 && kind !== IGNORED && durationMs !== undefined && durationMs > this.slowMs;
     const st = this.t.state[r];
     const mode = ov === 'force-closed' || st === OPEN ? RECORD_ONLY : st === HALF_OPEN ? PROBE : NORMAL;
@@ -198,7 +200,7 @@ class KeyedCircuitBreaker extends BreakerMachine implements CircuitBreakerPolicy
 
   snapshot(key = 'default'): CircuitSnapshot {
     const now = Date.now();
-    return takeSnapshot(this.t, this.t.row(key, now), now, this.overrides.own(key));
+    return takeSnapshot(this.t, this.t.row(key), now, this.overrides.own(key));
   }
 
   restore(key: string | undefined, snapshot: CircuitSnapshot): void {
@@ -206,7 +208,7 @@ class KeyedCircuitBreaker extends BreakerMachine implements CircuitBreakerPolicy
     if (issues.list.length > 0) throw new InvalidConfigError(issues.list);
     const k = key ?? 'default';
     const now = Date.now();
-    applySnapshot(this.t, this.t.row(k, now), snapshot, now);
+    applySnapshot(this.t, this.t.row(k), snapshot, now);
     if (snapshot.override !== undefined) this.overrides.set(k, snapshot.override);
   }
 

@@ -87,13 +87,13 @@ export class BreakerTable {
   }
 
   /** The row of `key`, created (or taken from an evicted key) when missing, and marked as used. */
-  row(key: string, now: number): number {
+  row(key: string): number {
     const r = this.rows.get(key);
     if (r !== undefined) {
       this.touch(r);
       return r;
     }
-    return this.create(key, now);
+    return this.create(key);
   }
 
   /** Moves row `r` to the front of its LRU list. */
@@ -199,7 +199,7 @@ export class BreakerTable {
   private free = 0;
   private freeList: number[] = [];
 
-  private create(key: string, now: number): number {
+  private create(key: string): number {
     let r: number;
     const reused = this.freeList.pop();
     if (reused !== undefined) r = reused;
@@ -215,7 +215,8 @@ export class BreakerTable {
     this.probeSuccesses[r] = 0;
     this.rejects[r] = 0;
     this.clearWindow(r);
-    this.head[r] = Math.floor(now / this.bucketMs);
+    // An empty window needs no clock: the first record rotates it to the current bucket.
+    this.head[r] = 0;
     this.pushFront(r, 0);
     return r;
   }

@@ -68,10 +68,12 @@ export {
   isInvalidConfigError,
   isQueueTimeoutError,
   isRateLimitedError,
+  isRetryBudgetExhaustedError,
   isRetryExhaustedError,
   isTimeoutError,
   QueueTimeoutError,
   RateLimitedError,
+  RetryBudgetExhaustedError,
   RetryExhaustedError,
   TimeoutError,
 } from './errors/bulwark-error.js';
@@ -167,6 +169,7 @@ export {
   type EventInput,
   type EventOf,
   EventStream,
+  type RetryGaveUpReason,
 } from './telemetry/events.js';
 // -- shared types --
 export type {

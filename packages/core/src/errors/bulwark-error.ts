@@ -118,6 +118,16 @@ export class RetryExhaustedError extends BulwarkError {
     this.attempts = attempts;
   }
 }
+/** The retry budget refused a retry (too many retries compared with recent calls); `cause` holds the last error. */
+export class RetryBudgetExhaustedError extends BulwarkError {
+  /** Attempts made before the budget refused the next one. */
+  readonly attempts: number;
+  constructor(attempts: number, options: BulwarkErrorOptions = {}) {
+    super('RETRY_BUDGET_EXHAUSTED', options);
+    this.name = 'RetryBudgetExhaustedError';
+    this.attempts = attempts;
+  }
+}
 /** The operation was cancelled by its caller. */
 export class CancelledError extends BulwarkError {
   constructor(options: BulwarkErrorOptions = {}) {
@@ -166,6 +176,8 @@ export const isTimeoutError = guard('TIMEOUT');
 export const isDeadlineExceededError = guard('DEADLINE_EXCEEDED');
 /** Guard for {@link RetryExhaustedError}. */
 export const isRetryExhaustedError = guard('RETRY_EXHAUSTED');
+/** Guard for {@link RetryBudgetExhaustedError}. */
+export const isRetryBudgetExhaustedError = guard('RETRY_BUDGET_EXHAUSTED');
 /** Guard for {@link CancelledError}. */
 export const isCancelledError = guard('CANCELLED');
 /** Guard for {@link InvalidConfigError}. */

@@ -3,7 +3,9 @@ import { type RequestContext, runWithContext } from '../context/context.js';
 import {
   CircuitOpenError,
   InvalidConfigError,
+  isRetryBudgetExhaustedError,
   isRetryExhaustedError,
+  RetryBudgetExhaustedError,
   RetryExhaustedError,
   TimeoutError,
 } from '../errors/bulwark-error.js';
@@ -221,7 +223,7 @@ describe('retry', () => {
     await expect(p).resolves.toBe('ok');
   });
 
-  it('stops at the budget, emits retry.budget-exhausted and rethrows the last error', async () => {
+  it('stops at the budget with RetryBudgetExhaustedError (cause = the last error) and says so in events', async () => {
     const budgetInstance = new RetryBudget({ ratio: 0, minPerSecond: 0.1, windowMs: 10_000 }); // one retry per window
     const { events, seen } = recorder();
     const policy = retry({ budgetInstance, jitter: 'none', initialDelay: 1, maxAttempts: 5, events });
@@ -232,11 +234,55 @@ describe('retry', () => {
       }),
       { key: 'k' },
     );
-    const assertion = expect(p).rejects.toBe(last);
+    const assertion = expect(p).rejects.toSatisfy(
+      (e: unknown) => e instanceof RetryBudgetExhaustedError && e.cause === last && e.attempts === 2,
+    );
     await vi.advanceTimersByTimeAsync(10);
     await assertion;
-    expect(seen.map((e) => e.type)).toEqual(['retry.scheduled', 'retry.budget-exhausted']);
+    const err = (await p.catch((e: unknown) => e)) as RetryBudgetExhaustedError;
+    expect(err).toMatchObject({ code: 'RETRY_BUDGET_EXHAUSTED', status: 503, policy: 'retry' });
+    expect(isRetryBudgetExhaustedError(err)).toBe(true);
+    expect(seen.map((e) => e.type)).toEqual(['retry.scheduled', 'retry.budget-exhausted', 'retry.gave-up']);
     expect(seen[1]).toMatchObject({ policy: 'retry', key: 'k', attempt: 3, error: last });
+    expect(seen[2]).toMatchObject({ attempts: 2, reason: 'budget', error: last });
+  });
+
+  it('says how many attempts a recovered call took', async () => {
+    const { events, seen } = recorder();
+    let n = 0;
+    const p = retry({ jitter: 'none', initialDelay: 1, maxAttempts: 5, events }).execute(async () => {
+      if (++n < 3) throw transient();
+      return 'ok';
+    });
+    await vi.advanceTimersByTimeAsync(10);
+    await expect(p).resolves.toBe('ok');
+    expect(seen.filter((e) => e.type === 'retry.succeeded')).toEqual([
+      expect.objectContaining({ type: 'retry.succeeded', policy: 'retry', attempts: 3 }),
+    ]);
+    // A first-attempt success is not a recovery.
+    await retry({ events }).execute(async () => 1);
+    expect(seen.filter((e) => e.type === 'retry.succeeded')).toHaveLength(1);
+  });
+
+  it('retries a plain Error by default, never a 4xx or a cancellation', async () => {
+    const calls = { plain: 0, client: 0, abort: 0 };
+    const run = (kind: keyof typeof calls, error: () => unknown) => {
+      const p = retry({ jitter: 'none', initialDelay: 1, maxAttempts: 3, budget: false }).execute(
+        async () => {
+          calls[kind]++;
+          throw error();
+        },
+      );
+      return p.catch(() => undefined);
+    };
+    const all = Promise.all([
+      run('plain', () => new Error('HTTP 503')),
+      run('client', () => Object.assign(new Error('nope'), { status: 404 })),
+      run('abort', () => new DOMException('gone', 'AbortError')),
+    ]);
+    await vi.advanceTimersByTimeAsync(10);
+    await all;
+    expect(calls).toEqual({ plain: 3, client: 1, abort: 1 });
   });
 
   it('has a budget on by default and none with budget: false', () => {

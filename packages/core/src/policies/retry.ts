@@ -3,9 +3,9 @@
  * Retry-After, a retry budget, the request deadline and idempotency, and stopping at once on abort.
  */
 import { getContext } from '../context/context.js';
-import { RetryExhaustedError } from '../errors/bulwark-error.js';
+import { RetryBudgetExhaustedError, RetryExhaustedError } from '../errors/bulwark-error.js';
 import { getRetryAfterMs, isPermanent, isRetryable } from '../errors/classify.js';
-import { defaultEvents, type EventStream } from '../telemetry/events.js';
+import { defaultEvents, type EventStream, type RetryGaveUpReason } from '../telemetry/events.js';
 import type { CommonPolicyOptions, ExecuteOptions, Operation, Policy } from '../types.js';
 import {
   boolean,
@@ -203,9 +203,12 @@ export function resolveRetryOptions(input: RetryPolicyOptions = {}): ResolvedRet
  *
  * Each `execute` counts one call in the budget; after a retryable failure it waits the backoff
  * (or the server's Retry-After, capped at `maxDelay`) and tries again, up to `maxAttempts` in all.
- * It gives up with the last error when the next attempt could not start before the deadline, when
- * the budget is spent, or when the call is not idempotent; it throws a `RetryExhaustedError`
- * (cause = last error) when attempts run out, and rethrows non-retryable errors unchanged.
+ * It gives up with the last error when the next attempt could not start before the deadline or
+ * when the call is not idempotent; it throws a `RetryBudgetExhaustedError` (cause = last error)
+ * when the budget refuses a retry, a `RetryExhaustedError` (cause = last error) when attempts run
+ * out, and rethrows non-retryable errors unchanged. A call that succeeds after retries emits
+ * `retry.succeeded` with the attempts it took; one that gives up emits `retry.gave-up` with the
+ * attempts and the reason.
  */
 export class RetryPolicy implements Policy {
   /** Name used in events and errors. */
@@ -244,16 +247,18 @@ export class RetryPolicy implements Policy {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) throw abortReason(signal);
       try {
-        return await fn(opSignal, attempt);
+        const value = await fn(opSignal, attempt);
+        if (attempt > 1 && this.events.active) this.recovered(attempt, options);
+        return value;
       } catch (error) {
         // Cancellation and explicit permanence win over any classifier.
         if (signal?.aborted || isPermanent(error) || !this.retryOn(error, attempt)) throw error;
         if (!canRetry) {
-          this.gaveUp(attempt, error, options);
+          this.gaveUp(attempt, error, options, 'not-idempotent');
           throw error;
         }
         if (attempt >= this.maxAttempts) {
-          this.gaveUp(attempt, error, options);
+          this.gaveUp(attempt, error, options, 'exhausted');
           throw new RetryExhaustedError(attempt, {
             cause: error,
             policy: this.name,
@@ -263,12 +268,12 @@ export class RetryPolicy implements Policy {
         const delay = this.delayFor(attempt, prevDelay, error);
         if (delay === undefined) {
           // The server asked for a longer wait than maxDelay: retrying earlier would ignore it.
-          this.gaveUp(attempt, error, options);
+          this.gaveUp(attempt, error, options, 'retry-after');
           throw error;
         }
         const deadline = options?.deadline ?? getContext()?.deadline;
         if (deadline !== undefined && Date.now() + delay >= deadline) {
-          this.gaveUp(attempt, error, options);
+          this.gaveUp(attempt, error, options, 'deadline');
           throw error;
         }
         if (this.budget && !this.budget.tryRetry()) {
@@ -282,7 +287,12 @@ export class RetryPolicy implements Policy {
               error,
             });
           }
-          throw error;
+          this.gaveUp(attempt, error, options, 'budget');
+          throw new RetryBudgetExhaustedError(attempt, {
+            cause: error,
+            policy: this.name,
+            message: `${this.name}: the retry budget refused retry ${attempt} (too many retries compared with recent calls)`,
+          });
         }
         if (this.events.active) {
           this.events.emit({
@@ -314,7 +324,12 @@ export class RetryPolicy implements Policy {
     return nextDelay(this.backoff, attempt, prevDelay, error, this.random);
   }
 
-  private gaveUp(attempts: number, error: unknown, options: ExecuteOptions | undefined): void {
+  private gaveUp(
+    attempts: number,
+    error: unknown,
+    options: ExecuteOptions | undefined,
+    reason: RetryGaveUpReason,
+  ): void {
     if (!this.events.active) return;
     this.events.emit({
       type: 'retry.gave-up',
@@ -322,7 +337,19 @@ export class RetryPolicy implements Policy {
       key: options?.key,
       correlationId: getContext()?.correlationId,
       attempts,
+      reason,
       error,
+    });
+  }
+
+  /** The call succeeded after retries: "recovered after N attempts". */
+  private recovered(attempts: number, options: ExecuteOptions | undefined): void {
+    this.events.emit({
+      type: 'retry.succeeded',
+      policy: this.name,
+      key: options?.key,
+      correlationId: getContext()?.correlationId,
+      attempts,
     });
   }
 }

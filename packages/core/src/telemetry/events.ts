@@ -13,6 +13,12 @@ interface Base {
   at: number;
 }
 
+/**
+ * Why retry stopped: attempts ran out, the budget refused, the next attempt could not start before
+ * the deadline, the call is not idempotent, or the server asked to wait longer than `maxDelay`.
+ */
+export type RetryGaveUpReason = 'exhausted' | 'budget' | 'deadline' | 'not-idempotent' | 'retry-after';
+
 /** Every event the engine emits, discriminated by `type`. */
 export type BulwarkEvent =
   | (Base & {
@@ -28,7 +34,9 @@ export type BulwarkEvent =
   | (Base & { type: 'breaker.rejected'; retryAfterMs: number })
   | (Base & { type: 'retry.scheduled'; attempt: number; delayMs: number; error: unknown })
   | (Base & { type: 'retry.budget-exhausted'; attempt: number; error: unknown })
-  | (Base & { type: 'retry.gave-up'; attempts: number; error: unknown })
+  | (Base & { type: 'retry.gave-up'; attempts: number; reason: RetryGaveUpReason; error: unknown })
+  /** A call succeeded after `attempts` attempts (2 or more): "recovered after 3 attempts". */
+  | (Base & { type: 'retry.succeeded'; attempts: number })
   | (Base & { type: 'timeout'; timeoutMs: number; kind: 'attempt' | 'total' | 'deadline' })
   | (Base & { type: 'bulkhead.rejected'; reason: 'full' | 'queue-timeout'; running: number; queued: number })
   | (Base & { type: 'rate-limit.rejected'; limit: number; resetMs: number })

@@ -98,6 +98,23 @@ export function injectOtel(carrier: Record<string, string>): boolean {
   return true;
 }
 
+/**
+ * True when the registered OTel propagator writes `traceparent` (an SDK registered with the W3C
+ * propagator): OTel then owns the trace headers of outgoing calls, span or no span, because its
+ * instrumentations inject them on every call they see.
+ */
+export function otelOwnsTraceparent(): boolean {
+  const a = api === undefined ? otelApi() : api;
+  if (!a) return false;
+  try {
+    const fields = a.propagation.fields();
+    for (let i = 0; i < fields.length; i++) if (fields[i]?.toLowerCase() === 'traceparent') return true;
+  } catch {
+    // A propagator that throws owns nothing.
+  }
+  return false;
+}
+
 /** Header names OTel's propagator writes (lower case); empty when OTel is not installed. */
 export function otelFields(): readonly string[] {
   const a = otelApi();

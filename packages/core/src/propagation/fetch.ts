@@ -5,7 +5,7 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 import { getContext } from '../context/context.js';
-import { injectOtel, otelFields } from '../context/otel.js';
+import { otelFields } from '../context/otel.js';
 import type { Disposable } from '../types.js';
 import { type PropagationOptions, planOutgoing, resolvePropagation, spentError } from './headers.js';
 
@@ -71,25 +71,18 @@ function removeHeader(request: UndiciRequest, name: string): void {
 }
 
 /**
- * With OpenTelemetry active, the trace headers come from OTel. When the undici instrumentation
- * subscribed before us it has added them already: nothing to do. Otherwise they are injected
- * through `propagation.inject`, provisionally: should the instrumentation subscribe after us (the
- * SDK started after `enableFetchPropagation`), its own `addHeader` of the same name replaces ours,
- * so the request carries exactly one `traceparent` either way.
+ * When an OTel propagator is registered, the trace headers this subscriber added are provisional:
+ * should the undici instrumentation subscribe after us (the SDK started after
+ * `enableFetchPropagation`), its own `addHeader` of the same name replaces ours, so the request
+ * carries exactly one `traceparent` whichever subscribed first.
  */
-function injectProvisionally(request: UndiciRequest, present: Set<string>): void {
+function makeProvisional(request: UndiciRequest, added: readonly string[]): void {
   const fields = otelFields();
-  if (fields.length === 0 || fields.some((f) => present.has(f))) return;
-  const carrier: Record<string, string> = {};
-  if (!injectOtel(carrier)) return;
+  if (fields.length === 0) return;
   const ours = new Set<string>();
-  const add = request.addHeader as (name: string, value: string) => unknown;
-  for (const k in carrier) {
-    const name = k.toLowerCase();
-    ours.add(name);
-    add.call(request, name, carrier[k] as string);
-  }
+  for (const name of added) if (fields.includes(name)) ours.add(name);
   if (ours.size === 0) return;
+  const add = request.addHeader as (name: string, value: string) => unknown;
   request.addHeader = function addHeader(this: UndiciRequest, name: string, value: string) {
     const n = typeof name === 'string' ? name.toLowerCase() : '';
     if (ours.delete(n)) removeHeader(this, n);
@@ -123,12 +116,21 @@ export function enableFetchPropagation(options?: FetchPropagationOptions): Dispo
         };
         if (!o.shouldPropagate(target)) return;
       }
-      const plan = planOutgoing(ctx, o);
+      // OTel's trace headers through propagation.inject when its propagator owns them (Bulwark's
+      // own otherwise, or with no active span); a header already there (the caller's, or the
+      // undici instrumentation's when it subscribed first) is left alone.
+      const plan = planOutgoing(ctx, o, Date.now(), 'inject');
       const present = presentHeaders(request.headers);
+      const added: string[] = [];
+      // With OTel owning the trace headers, a traceparent already there (the undici
+      // instrumentation's) brings its own tracestate, or none: never mix two traces.
+      const skipState = present.has('traceparent') && otelFields().length > 0;
       for (const name in plan.headers) {
-        if (!present.has(name)) request.addHeader(name, plan.headers[name] as string);
+        if (present.has(name) || (skipState && name === 'tracestate')) continue;
+        request.addHeader(name, plan.headers[name] as string);
+        added.push(name);
       }
-      injectProvisionally(request, present);
+      makeProvisional(request, added);
       if (plan.spent && failFast) {
         // undici aborts a request whose `error` is set when it is about to be written, before any
         // byte reaches the server (Request#onConnect). The deadline header of 0 is the fallback.

@@ -4,13 +4,14 @@
  * remaining deadline in ms minus a safety margin. Every client integration (fetch, node:http,
  * axios, got, the resilient client) builds its headers here.
  *
- * With OpenTelemetry active, Bulwark writes no `traceparent`/`tracestate` of its own: OTel's
- * instrumentations do, or (`trace: 'inject'`) OTel's `propagation.inject` writes them here, into
- * keys an instrumentation overwrites, so a request never carries two.
+ * With an OpenTelemetry SDK registered (its propagator writes `traceparent`), Bulwark writes no
+ * `traceparent`/`tracestate` where OTel's instrumentation adds its own: OTel's instrumentations do,
+ * or (`'inject'`) OTel's `propagation.inject` writes them here, into keys an instrumentation
+ * overwrites, so a request never carries two.
  */
 import { getContext, type RequestContext } from '../context/context.js';
 import { DEFAULT_CORRELATION_HEADER, DEFAULT_DEADLINE_HEADER } from '../context/headers.js';
-import { activeOtelSpanContext, injectOtel } from '../context/otel.js';
+import { injectOtel, otelOwnsTraceparent } from '../context/otel.js';
 import { childTraceparent } from '../context/trace.js';
 import { DeadlineExceededError } from '../errors/bulwark-error.js';
 import { type Duration, toMs } from '../util/duration.js';
@@ -102,10 +103,11 @@ export function resolvePropagation(options?: PropagationOptions | ResolvedPropag
 }
 
 /**
- * What to do with the trace headers when OpenTelemetry is active: `'leave'` them to OTel's
- * instrumentation (fetch: the undici instrumentation adds its own, unconditionally), or
- * `'inject'` them through `propagation.inject` (node:http, axios, got: the http instrumentation
- * overwrites the same keys, and without it they still go out).
+ * What to do with the trace headers when an OpenTelemetry SDK is registered whose propagator writes
+ * `traceparent`: `'leave'` them to OTel's instrumentation (fetch: the undici instrumentation adds
+ * its own unconditionally, so a second one must not be there), or `'inject'` them through
+ * `propagation.inject` (node:http, axios, got: the http instrumentation overwrites the same keys;
+ * with no active span, Bulwark's own `traceparent` goes in those keys instead).
  */
 export type OtelTraceHeaders = 'leave' | 'inject';
 
@@ -118,10 +120,13 @@ export function planOutgoing(
 ): OutgoingPlan {
   const headers: Record<string, string> = {};
   headers[o.correlationHeader] = ctx.correlationId;
-  const carrier: Record<string, string> | undefined = otel === 'inject' ? {} : undefined;
-  if (carrier !== undefined ? injectOtel(carrier) : activeOtelSpanContext() !== undefined) {
-    if (carrier !== undefined) for (const k in carrier) headers[k.toLowerCase()] = carrier[k] as string;
-  } else {
+  const owned = otelOwnsTraceparent();
+  if (owned && otel === 'inject') {
+    const carrier: Record<string, string> = {};
+    injectOtel(carrier);
+    for (const k in carrier) headers[k.toLowerCase()] = carrier[k] as string;
+  }
+  if (!owned || (otel === 'inject' && headers.traceparent === undefined)) {
     headers.traceparent = childTraceparent(ctx);
     if (ctx.trace.tracestate !== undefined) headers.tracestate = ctx.trace.tracestate;
   }

@@ -270,6 +270,52 @@ describe('OpenTelemetry active: its span is the trace', () => {
   });
 });
 
+describe('OpenTelemetry SDK registered, no active span (a job, an ignored request)', () => {
+  it('enableFetchPropagation and bulwark.fetch still send exactly one traceparent', async () => {
+    const bw = createBulwark({ policies: { inventory: { timeout: '2s' } } });
+    const sub = enableFetchPropagation();
+    try {
+      await runWithCorrelation('job-7', async () => {
+        expect(trace.getActiveSpan()).toBeUndefined();
+        await (await fetch(`${downstream.url}/j1`)).text();
+        await (await bw.fetch('inventory', `${downstream.url}/j2`)).text();
+      });
+      sub.dispose();
+      await runWithCorrelation('job-8', async () => {
+        await (await bw.fetch('inventory', `${downstream.url}/j3`)).text();
+      });
+    } finally {
+      sub.dispose();
+    }
+    expect(seen).toHaveLength(3);
+    for (const s of seen) {
+      expect(s.traceparents).toHaveLength(1);
+      expect(s.headers['x-request-id']).toMatch(/^job-[78]$/);
+    }
+  });
+
+  it('node:http: one traceparent, Bulwark’s own when no instrumentation injects one', async () => {
+    httpInstrumentation.disable();
+    try {
+      const port = Number(new URL(downstream.url).port);
+      const trace0 = await runWithCorrelation('job-9', async (ctx) => {
+        await new Promise<void>((resolve, reject) => {
+          http
+            .get(withPropagation({ host: '127.0.0.1', port, path: '/j4' }), (r) =>
+              r.resume().on('end', resolve),
+            )
+            .on('error', reject);
+        });
+        return ctx.trace.traceId;
+      });
+      expect(seen[0]?.traceparents).toHaveLength(1);
+      expect(parseTraceparent(seen[0]?.traceparents[0])?.traceId).toBe(trace0);
+    } finally {
+      httpInstrumentation.enable();
+    }
+  });
+});
+
 describe('OpenTelemetry active: policies’ events become span events', () => {
   const eventsOf = (span: ReadableSpan) => span.events.map((e) => e.name);
 
@@ -383,14 +429,15 @@ describe('OpenTelemetry active: logs', () => {
   });
 });
 
-describe('OpenTelemetry API installed but not active', () => {
-  it('a job outside any span keeps Bulwark’s own ids and writes its own traceparent', () => {
+describe('OpenTelemetry SDK registered: jobs', () => {
+  it('a job outside any span keeps Bulwark’s own ids; outgoingHeaders leaves traceparent to OTel', () => {
     const h = runWithCorrelation('job-1', () => {
       expect(trace.getActiveSpan()).toBeUndefined();
-      return { out: outgoingHeaders(), trace: getContext()?.trace };
+      return { out: outgoingHeaders(), trace: getContext()?.trace, log: logContext() };
     });
-    expect(parseTraceparent(h.out.traceparent)?.traceId).toBe(h.trace?.traceId);
     expect(h.trace?.flags).toBe(0x02);
+    expect(h.log).toMatchObject({ correlationId: 'job-1', traceId: h.trace?.traceId });
+    expect(h.out).toEqual({ 'x-request-id': 'job-1' });
   });
 
   it('a job inside a span takes the span’s trace', async () => {

@@ -30,7 +30,8 @@ const counts = { requests: 0, byStatus: new Map(), retries: 0, opened: 0, closed
 let seq = 0;
 
 // ---------------------------------------------------------------------------------------------
-const app = await start({ port: 0, failureRate: 0 }); // the script makes its own outages
+const CHAOS_TOKEN = 'demo-chaos-token';
+const app = await start({ port: 0, failureRate: 0, chaosToken: CHAOS_TOKEN }); // the script makes its own outages
 const { core, url } = app;
 
 /** Event lines, printed as they happen; `at` is the event's own clock. */
@@ -96,7 +97,14 @@ async function request(path, { tenant = 'demo', headers = {}, quiet = false, met
   if (!quiet) log(`${c.blue('→')} ${c.dim(`[${cid}]`)} ${method} ${path}${describe(headers)}`);
   const res = await fetch(url + path, {
     method,
-    headers: { 'x-request-id': cid, 'x-tenant-id': tenant, ...headers },
+    headers: {
+      'x-request-id': cid,
+      // The example's demo keys name the tenant; the chaos switch is the operator's, keyed by address.
+      ...(path.startsWith('/chaos/')
+        ? { authorization: `Bearer ${CHAOS_TOKEN}` }
+        : { 'x-api-key': `key-${tenant}` }),
+      ...headers,
+    },
   });
   const text = await res.text();
   const body = text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
@@ -151,7 +159,7 @@ try {
   await request('/hello');
   {
     log(`${c.blue('→')} GET /hello without x-request-id`);
-    const res = await fetch(`${url}/hello`, { headers: { 'x-tenant-id': 'demo' } });
+    const res = await fetch(`${url}/hello`, { headers: { 'x-api-key': 'key-demo' } });
     counts.requests++;
     counts.byStatus.set(res.status, (counts.byStatus.get(res.status) ?? 0) + 1);
     log(
@@ -186,7 +194,7 @@ try {
   heading('4. Bulkhead: 5 reports at once against maxConcurrent 2 + maxQueue 1');
   await Promise.all(Array.from({ length: 5 }, () => request('/report', { tenant: 'reports' })));
 
-  heading('5. Rate limit: tenant "acme" sends 13 requests at once against 10 per second');
+  heading('5. Rate limit: tenant "acme" sends 13 requests at once against 10 per 10 s');
   const burst = await Promise.all(
     Array.from({ length: 13 }, () => request('/hello', { tenant: 'acme', quiet: true })),
   );

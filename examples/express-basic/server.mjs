@@ -7,8 +7,9 @@ const app = await start({ port, host });
 console.log(`Bulwark Express example on ${app.url} (downstream failure rate ${app.downstream.failureRate})`);
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    console.log(`${signal}: closing`);
-    void app.close();
+  process.once(signal, async () => {
+    console.log(`${signal}: draining (in-flight requests finish, new connections are refused)`);
+    await app.close();
+    console.log('closed');
   });
 }

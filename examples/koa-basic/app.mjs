@@ -2,6 +2,7 @@
  * Bulwark on Koa 3: one route per capability, routed by a small table (no router dependency).
  * `createApp()` builds the app without listening; `start({ port })` listens and returns a `close()`.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createBulwark, getContext } from '@bulwark/core';
@@ -34,24 +35,54 @@ export const config = {
     reports: { bulkhead: { maxConcurrent: 2, maxQueue: 1, queueTimeout: '1s' } },
   },
   http: {
-    // Per-tenant quota: 10 requests per second per `x-tenant-id` (per client address without one).
+    // Per-tenant quota: 10 requests per 10 s per tenant, the tenant taken from a known API key (a
+    // header the client could set freely, such as x-tenant-id, would let it rotate past any limit);
+    // without a known key, per client address.
     rateLimit: {
       limit: 10,
-      interval: '1s',
+      interval: '10s',
       key: (req) => {
-        const tenant = req.headers['x-tenant-id'];
-        return typeof tenant === 'string' && tenant !== '' ? `tenant:${tenant}` : `ip:${req.remoteAddress}`;
+        const tenant = tenantOf(req.headers['x-api-key']);
+        return tenant ? `tenant:${tenant}` : `ip:${req.remoteAddress}`;
       },
     },
     deadline: { max: '30s' }, // callers may send `x-deadline-ms`; never more than 30 s
   },
 };
 
+/** The demo's API keys. A real app takes the tenant from its authentication, never from a free header. */
+const API_KEYS = new Map([
+  ['key-acme', 'acme'],
+  ['key-globex', 'globex'],
+  ['key-demo', 'demo'],
+  ['key-reports', 'reports'],
+]);
+
+/** The tenant of a known API key, else undefined. */
+export function tenantOf(apiKey) {
+  return typeof apiKey === 'string' ? API_KEYS.get(apiKey) : undefined;
+}
+
+/** Longest outage the chaos switch accepts (1 minute). */
+export const MAX_OUTAGE_MS = 60_000;
+
+/** Whether `authorization` carries `Bearer <token>` (compared in constant time). */
+function authorized(authorization, token) {
+  if (!token || typeof authorization !== 'string') return false;
+  const given = Buffer.from(authorization);
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
 /**
  * Builds the Koa app, its Bulwark core and its flaky downstream.
- * @param {{ failureRate?: number }} [options] failure rate of the downstream outside outages
+ * @param {{ failureRate?: number, chaosToken?: string }} [options] failure rate of the downstream
+ *   outside outages; the token the chaos switch requires (`CHAOS_TOKEN`; without one it is off)
  */
-export function createApp({ failureRate = Number(process.env.FLAKY_FAILURE_RATE ?? 0.2) } = {}) {
+export function createApp({
+  failureRate = Number(process.env.FLAKY_FAILURE_RATE ?? 0.2),
+  chaosToken = process.env.CHAOS_TOKEN,
+} = {}) {
   const core = createBulwark(config);
   const { middleware, protect } = bulwark(core);
   const downstream = createDownstream({ name: 'inventory', failureRate });
@@ -62,7 +93,7 @@ export function createApp({ failureRate = Number(process.env.FLAKY_FAILURE_RATE 
     'GET /hello': (ctx) => {
       const context = getContext();
       ctx.body = {
-        hello: ctx.get('x-tenant-id') || 'anonymous',
+        hello: tenantOf(ctx.get('x-api-key')) ?? 'anonymous',
         correlationId: ctx.state.bulwark.correlationId,
         traceId: context?.trace.traceId,
         deadline: context?.deadline === undefined ? null : new Date(context.deadline).toISOString(),
@@ -91,9 +122,17 @@ export function createApp({ failureRate = Number(process.env.FLAKY_FAILURE_RATE 
       downstream.call(() => ({ items: ['for-you-1', 'for-you-2', 'for-you-3'], source: 'live' }), signal),
     ),
 
-    // Chaos switch for trying it by hand: `POST /chaos/outage?ms=5000` makes the downstream fail for 5 s.
-    'POST /chaos/outage': (ctx) => {
+    // Chaos switch for trying it by hand: `POST /chaos/outage?ms=5000` with `Authorization: Bearer
+    // <CHAOS_TOKEN>` makes the downstream fail for 5 s (at most a minute). Without a token configured
+    // the route does not exist; a wrong token is a 403.
+    'POST /chaos/outage': (ctx, next) => {
+      if (!chaosToken) return next();
+      if (!authorized(ctx.get('authorization'), chaosToken))
+        ctx.throw(403, 'The chaos switch needs its token.');
       const ms = Number(ctx.query.ms ?? 5000);
+      if (!Number.isInteger(ms) || ms < 0 || ms > MAX_OUTAGE_MS) {
+        ctx.throw(400, `ms must be a whole number from 0 to ${MAX_OUTAGE_MS}.`);
+      }
       downstream.outage(ms);
       ctx.body = { downstream: downstream.name, outageMs: ms };
     },
@@ -118,12 +157,13 @@ export function createApp({ failureRate = Number(process.env.FLAKY_FAILURE_RATE 
 }
 
 /**
- * Starts the app on `port` (0 = any free port) and returns its URL and a `close()` that ends
- * open connections, the server and the Bulwark core.
- * @param {{ port?: number, host?: string, failureRate?: number }} [options]
+ * Starts the app on `port` (0 = any free port) and returns its URL and a `close()` that drains:
+ * it stops accepting connections, lets in-flight requests finish (at most `graceMs`), then closes
+ * the Bulwark core.
+ * @param {{ port?: number, host?: string, failureRate?: number, chaosToken?: string }} [options]
  */
-export async function start({ port = 3000, host = '127.0.0.1', failureRate } = {}) {
-  const { app, core, downstream } = createApp({ failureRate });
+export async function start({ port = 3000, host = '127.0.0.1', failureRate, chaosToken } = {}) {
+  const { app, core, downstream } = createApp({ failureRate, chaosToken });
   const server = app.listen(port, host);
   await once(server, 'listening');
   const address = server.address();
@@ -133,10 +173,16 @@ export async function start({ port = 3000, host = '127.0.0.1', failureRate } = {
     server,
     core,
     downstream,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(() => resolve(undefined)));
-      await core.close();
+    async close({ graceMs = 10_000 } = {}) {
+      // Stop accepting; idle keep-alive sockets close now, busy ones once their response is sent.
+      const closed = new Promise((resolve) => server.close(() => resolve(undefined)));
+      server.closeIdleConnections();
+      // A request still running after the grace period is cut, so shutdown always ends.
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+      await core.close(); // last: in-flight requests still needed their policies
     },
   };
 }

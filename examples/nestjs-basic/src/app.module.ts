@@ -1,10 +1,13 @@
 /** The example's controller, the service calling the flaky downstream, and the module wiring Bulwark. */
+import { timingSafeEqual } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type Bulwark, type BulwarkConfig, getContext } from '@bulwark/core';
 import { Bulkhead, BulwarkModule, currentSignal, Fallback, Timeout, UsePolicy } from '@bulwark/nestjs';
 import {
+  BadRequestException,
   Controller,
   type DynamicModule,
+  ForbiddenException,
   Get,
   Headers,
   HttpCode,
@@ -24,6 +27,32 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     throw signal?.aborted ? signal.reason : e;
   });
 
+/** The demo's API keys. A real app takes the tenant from its authentication, never from a free header. */
+const API_KEYS = new Map([
+  ['key-acme', 'acme'],
+  ['key-globex', 'globex'],
+  ['key-demo', 'demo'],
+  ['key-reports', 'reports'],
+]);
+
+/** The tenant of a known API key, else undefined. */
+export function tenantOf(apiKey: unknown): string | undefined {
+  return typeof apiKey === 'string' ? API_KEYS.get(apiKey) : undefined;
+}
+
+/** Longest outage the chaos switch accepts (1 minute). */
+export const MAX_OUTAGE_MS = 60_000;
+/** Injection token of the chaos switch's token (undefined: the switch is off). */
+export const CHAOS_TOKEN = Symbol('CHAOS_TOKEN');
+
+/** Whether `authorization` carries `Bearer <token>` (compared in constant time). */
+function authorized(authorization: unknown, token: string | undefined): boolean {
+  if (!token || typeof authorization !== 'string') return false;
+  const given = Buffer.from(authorization);
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
 /** The Bulwark config: named policies for outgoing calls, and the inbound HTTP engine's limits. */
 export const config: BulwarkConfig = {
   policies: {
@@ -36,13 +65,15 @@ export const config: BulwarkConfig = {
     },
   },
   http: {
-    // Per-tenant quota: 10 requests per second per `x-tenant-id` (per client address without one).
+    // Per-tenant quota: 10 requests per 10 s per tenant, the tenant taken from a known API key (a
+    // header the client could set freely, such as x-tenant-id, would let it rotate past any limit);
+    // without a known key, per client address.
     rateLimit: {
       limit: 10,
-      interval: '1s',
+      interval: '10s',
       key: (req) => {
-        const tenant = req.headers['x-tenant-id'];
-        return typeof tenant === 'string' && tenant !== '' ? `tenant:${tenant}` : `ip:${req.remoteAddress}`;
+        const tenant = tenantOf(req.headers['x-api-key']);
+        return tenant ? `tenant:${tenant}` : `ip:${req.remoteAddress}`;
       },
     },
     deadline: { max: '30s' }, // callers may send `x-deadline-ms`; never more than 30 s
@@ -80,14 +111,15 @@ export class ShopController {
   constructor(
     @Inject(InventoryClient) private readonly inventory: InventoryClient,
     @Inject(DOWNSTREAM) private readonly downstream: Downstream,
+    @Inject(CHAOS_TOKEN) private readonly chaosToken: string | undefined,
   ) {}
 
   /** Correlation: the ID (the caller's `x-request-id`, or a fresh one) is in the context everywhere. */
   @Get('hello')
-  hello(@Headers('x-tenant-id') tenant?: string) {
+  hello(@Headers('x-api-key') apiKey?: string) {
     const ctx = getContext();
     return {
-      hello: tenant || 'anonymous',
+      hello: tenantOf(apiKey) ?? 'anonymous',
       correlationId: ctx?.correlationId,
       traceId: ctx?.trace.traceId,
       deadline: ctx?.deadline === undefined ? null : new Date(ctx.deadline).toISOString(),
@@ -127,11 +159,21 @@ export class ShopController {
     return { id: '42', status: 'shipped' };
   }
 
-  /** Chaos switch for trying it by hand: `POST /chaos/outage?ms=5000` makes the downstream fail for 5 s. */
+  /**
+   * Chaos switch for trying it by hand: `POST /chaos/outage?ms=5000` with `Authorization: Bearer
+   * <CHAOS_TOKEN>` makes the downstream fail for 5 s (at most a minute). Without a token configured
+   * the route answers 404; a wrong token is a 403.
+   */
   @Post('chaos/outage')
   @HttpCode(200)
-  outage(@Query('ms') ms?: string) {
+  outage(@Headers('authorization') authorization?: string, @Query('ms') ms?: string) {
+    if (!this.chaosToken) throw new NotFoundException('Cannot POST /chaos/outage');
+    if (!authorized(authorization, this.chaosToken))
+      throw new ForbiddenException('The chaos switch needs its token.');
     const duration = Number(ms ?? 5000);
+    if (!Number.isInteger(duration) || duration < 0 || duration > MAX_OUTAGE_MS) {
+      throw new BadRequestException(`ms must be a whole number from 0 to ${MAX_OUTAGE_MS}.`);
+    }
     this.downstream.outage(duration);
     return { downstream: this.downstream.name, outageMs: duration };
   }
@@ -141,12 +183,16 @@ export class ShopController {
 @Module({})
 // biome-ignore lint/complexity/noStaticOnlyClass: a Nest module class with a dynamic-module factory is the idiom
 export class AppModule {
-  static with(core: Bulwark | BulwarkConfig, downstream: Downstream): DynamicModule {
+  static with(core: Bulwark | BulwarkConfig, downstream: Downstream, chaosToken?: string): DynamicModule {
     return {
       module: AppModule,
       imports: [BulwarkModule.forRoot(core)],
       controllers: [ShopController],
-      providers: [InventoryClient, { provide: DOWNSTREAM, useValue: downstream }],
+      providers: [
+        InventoryClient,
+        { provide: DOWNSTREAM, useValue: downstream },
+        { provide: CHAOS_TOKEN, useValue: chaosToken },
+      ],
     };
   }
 }

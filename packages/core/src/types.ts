@@ -56,14 +56,5 @@ export interface CommonPolicyOptions {
   events?: EventStream;
 }
 
-/** Result of a rate-limit check, for the RateLimit headers. */
-export interface RateLimitState {
-  /** Capacity per interval. */
-  limit: number;
-  /** Tokens left after this call. */
-  remaining: number;
-  /** Ms until the bucket is full again. */
-  resetMs: number;
-  /** Interval in ms (for RateLimit-Policy's `w`). */
-  windowMs: number;
-}
+/** Result of a rate-limit check, for the RateLimit headers (defined with the error that carries it). */
+export type { RateLimitState } from './errors/bulwark-error.js';

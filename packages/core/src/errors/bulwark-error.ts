@@ -1,5 +1,16 @@
-import type { RateLimitState } from '../types.js';
 import { ERROR_CODES, type ErrorCategory, type ErrorCode } from './codes.js';
+
+/** Result of a rate-limit check, for the RateLimit headers. */
+export interface RateLimitState {
+  /** Capacity per interval. */
+  limit: number;
+  /** Tokens left after this call. */
+  remaining: number;
+  /** Ms until the bucket is full again. */
+  resetMs: number;
+  /** Interval in ms (for RateLimit-Policy's `w`). */
+  windowMs: number;
+}
 
 const BRAND = Symbol.for('bulwark.error');
 

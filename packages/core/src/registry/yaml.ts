@@ -4,17 +4,35 @@
  * naming the file, line and column.
  */
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import { isAbsolute } from 'node:path';
 import { type ConfigIssue, InvalidConfigError } from '../errors/bulwark-error.js';
 import { isPlainObject, render } from '../util/checks.js';
 import type { BulwarkConfig } from './config.js';
+
+type Yaml = typeof import('yaml');
+let yaml: Yaml | undefined;
+
+/**
+ * The `yaml` package, loaded on first use: an app without a YAML config file never loads it.
+ * Synchronous (createBulwark is), so through `require`, resolved from this module's own file
+ * (`__filename` in the CommonJS build, `import.meta.url` in the ESM one).
+ */
+function loadYaml(): Yaml {
+  if (yaml === undefined) {
+    // `node -e` and the REPL define a global __filename of '[eval]'; only a real path counts.
+    const base = typeof __filename === 'string' && isAbsolute(__filename) ? __filename : import.meta.url;
+    yaml = createRequire(base)('yaml') as Yaml;
+  }
+  return yaml;
+}
 
 /**
  * Parses YAML text into a config layer (not yet validated); `source` names it in errors.
  * An empty document is an empty config.
  */
 export function configFromYaml(text: string, source = 'config.yaml'): BulwarkConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = loadYaml().parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const issues: ConfigIssue[] = doc.errors.map((e) => {
       const pos = e.linePos?.[0];

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryStore, memoryStore } from './memory-store.js';
 
@@ -126,5 +127,86 @@ describe('MemoryStore', () => {
     expect(got).toEqual([]);
     expect(s.size).toBe(0);
     expect(await s.get('a')).toBeUndefined();
+  });
+
+  it('evicts the least recently written: a counter still being incremented is kept', async () => {
+    const s = new MemoryStore({ maxKeys: 2 });
+    await s.increment('hot');
+    await s.increment('cold');
+    await s.increment('hot');
+    await s.increment('new');
+    expect(await s.get('hot')).toBe('2');
+    expect(await s.get('cold')).toBeUndefined();
+    expect(s.size).toBe(2);
+  });
+
+  it('stays at its bound under churn (a new key on every call) and sweeps behind deletes', async () => {
+    const s = new MemoryStore({ maxKeys: 100 });
+    for (let i = 0; i < 1000; i++) await s.increment(`ip:${i}`, 1, 1000);
+    expect(s.size).toBe(100);
+    expect(await s.get('ip:899')).toBeUndefined();
+    expect(await s.get('ip:900')).toBe('1');
+    for (let i = 900; i < 950; i++) await s.delete(`ip:${i}`);
+    await vi.advanceTimersByTimeAsync(1000);
+    for (let i = 0; i < 20; i++) await s.set(`fresh${i}`, 'v');
+    expect(s.size).toBe(20); // 50 expired keys swept within 20 writes (4 examined per write)
+  });
+
+  it('answers like a reference model: the last value written, or nothing once evicted or expired (property)', async () => {
+    const op = fc.oneof(
+      fc.record({
+        kind: fc.constant('set' as const),
+        key: fc.integer({ min: 0, max: 6 }),
+        ttl: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
+      }),
+      fc.record({
+        kind: fc.constant('incr' as const),
+        key: fc.integer({ min: 0, max: 6 }),
+        ttl: fc.option(fc.integer({ min: 1, max: 50 }), { nil: undefined }),
+      }),
+      fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 6 }) }),
+      fc.record({ kind: fc.constant('get' as const), key: fc.integer({ min: 0, max: 6 }) }),
+      fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 30 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60 }), async (max, ops) => {
+        const s = new MemoryStore({ maxKeys: max });
+        // What a key may hold: its last written value and expiry, or nothing after delete/expiry.
+        const ref = new Map<string, { value: string; expiresAt: number }>();
+        for (const [i, o] of ops.entries()) {
+          const now = Date.now();
+          if (o.kind === 'tick') {
+            vi.setSystemTime(now + o.ms);
+            continue;
+          }
+          const key = `k${o.key}`;
+          const known = ref.get(key);
+          const live = known !== undefined && known.expiresAt > now ? known : undefined;
+          if (o.kind === 'set') {
+            await s.set(key, `v${i}`, o.ttl);
+            ref.set(key, { value: `v${i}`, expiresAt: o.ttl === undefined ? Infinity : now + o.ttl });
+          } else if (o.kind === 'incr') {
+            const got = await s.increment(key, 1, o.ttl).catch(() => 'NaN');
+            if (got === 'NaN') expect(live?.value).toMatch(/^v/);
+            else {
+              // Evicted keys start again at 1; live ones count on and keep their expiry.
+              expect([1, live === undefined ? 1 : Number(live.value) + 1]).toContain(got);
+              const expiresAt =
+                got === 1 ? (o.ttl === undefined ? Infinity : now + o.ttl) : (live?.expiresAt ?? Infinity);
+              ref.set(key, { value: String(got), expiresAt });
+            }
+          } else if (o.kind === 'delete') {
+            await s.delete(key);
+            ref.delete(key);
+          } else {
+            const got = await s.get(key);
+            if (got !== undefined) expect(got).toBe(live?.value);
+          }
+          expect(s.size).toBeLessThanOrEqual(max);
+        }
+        s.close();
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -1,21 +1,31 @@
 /**
  * The embedded Store: a Map with lazy TTL, an amortised sweep on writes (no timer) and a bound on
- * keys (oldest written evicted first). Publish/subscribe is in-process and delivered on a
+ * keys (the least recently written evicted first). The write order is an {@link IdleList}, so a
+ * write costs O(1) at the bound under any churn (a new key on every call, as a client rotating
+ * IPv6 addresses sends to a rate limiter). Publish/subscribe is in-process and delivered on a
  * microtask, so listeners never run inside `publish`, as with Redis.
  */
 import type { Disposable } from '../types.js';
+import { IdleList, type IdleNode } from '../util/idle-list.js';
 import type { Store } from './store.js';
 
 /** Memory store options. */
 export interface MemoryStoreOptions {
-  /** Keys kept at most; the oldest written is evicted first. Default 100000. */
+  /** Keys kept at most; the least recently written is evicted first. Default 100000. */
   maxKeys?: number;
 }
 
-interface Entry {
-  value: string;
-  /** Epoch ms; Infinity when the key has no TTL. */
-  expiresAt: number;
+class Entry implements IdleNode<Entry> {
+  prevIdle: Entry | undefined = undefined;
+  nextIdle: Entry | undefined = undefined;
+  onIdleList = false;
+
+  constructor(
+    public key: string,
+    public value: string,
+    /** Epoch ms; Infinity when the key has no TTL. */
+    public expiresAt: number,
+  ) {}
 }
 
 /** Entries examined for expiry on each write: enough to keep up, small enough to stay O(1). */
@@ -37,9 +47,12 @@ function checkTtl(ttlMs: number | undefined): void {
  */
 export class MemoryStore implements Store {
   private readonly entries = new Map<string, Entry>();
+  /** Least recently written first. */
+  private readonly order = new IdleList<Entry>();
   private readonly channels = new Map<string, Set<{ listener: (message: string) => void }>>();
   private readonly maxKeys: number;
-  private sweeper: IterableIterator<[string, Entry]> | undefined;
+  /** The next entry the sweep examines; undefined: start again from the oldest. */
+  private sweeper: Entry | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -67,16 +80,14 @@ export class MemoryStore implements Store {
     checkTtl(ttlMs);
     const now = Date.now();
     this.sweep(now);
-    // Re-inserting makes this the newest key for eviction.
-    this.entries.delete(key);
-    this.insert(key, {
-      value: String(value),
-      expiresAt: ttlMs === undefined ? Number.POSITIVE_INFINITY : now + ttlMs,
-    });
+    const old = this.entries.get(key);
+    if (old !== undefined) this.remove(old);
+    this.insert(key, String(value), ttlMs === undefined ? Number.POSITIVE_INFINITY : now + ttlMs);
   }
 
   async delete(key: string): Promise<void> {
-    this.entries.delete(key);
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.remove(entry);
   }
 
   async increment(key: string, by = 1, ttlMs?: number): Promise<number> {
@@ -88,10 +99,7 @@ export class MemoryStore implements Store {
     this.sweep(now);
     const entry = this.live(key, now);
     if (entry === undefined) {
-      this.insert(key, {
-        value: String(by),
-        expiresAt: ttlMs === undefined ? Number.POSITIVE_INFINITY : now + ttlMs,
-      });
+      this.insert(key, String(by), ttlMs === undefined ? Number.POSITIVE_INFINITY : now + ttlMs);
       return by;
     }
     const current = Number(entry.value);
@@ -101,6 +109,7 @@ export class MemoryStore implements Store {
     // Like Redis INCRBY: the TTL set at creation is kept.
     const next = current + by;
     entry.value = String(next);
+    this.touch(entry);
     return next;
   }
 
@@ -141,6 +150,7 @@ export class MemoryStore implements Store {
   /** Clears every key and subscription; pending deliveries are dropped. Idempotent. */
   close(): void {
     this.entries.clear();
+    this.order.clear();
     for (const subs of this.channels.values()) subs.clear();
     this.channels.clear();
     this.sweeper = undefined;
@@ -150,31 +160,51 @@ export class MemoryStore implements Store {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= now) {
-      this.entries.delete(key);
+      this.remove(entry);
       return undefined;
     }
     return entry;
   }
 
-  private insert(key: string, entry: Entry): void {
+  private insert(key: string, value: string, expiresAt: number): void {
+    let entry: Entry | undefined;
     if (this.entries.size >= this.maxKeys) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
+      // Evict the least recently written and reuse its entry: under churn, a write allocates no entry.
+      entry = this.order.oldest;
+      if (entry !== undefined) {
+        this.remove(entry);
+        entry.key = key;
+        entry.value = value;
+        entry.expiresAt = expiresAt;
+      }
     }
+    entry ??= new Entry(key, value, expiresAt);
     this.entries.set(key, entry);
+    this.order.append(entry);
   }
 
-  /** Examines a few entries from a cursor that cycles through the map: every key is checked within size / SWEEP_STEP writes. */
+  /** Makes `entry` the most recently written. */
+  private touch(entry: Entry): void {
+    if (entry.nextIdle === undefined) return;
+    if (this.sweeper === entry) this.sweeper = entry.nextIdle;
+    this.order.unlink(entry);
+    this.order.append(entry);
+  }
+
+  private remove(entry: Entry): void {
+    if (this.sweeper === entry) this.sweeper = entry.nextIdle;
+    this.order.unlink(entry);
+    this.entries.delete(entry.key);
+  }
+
+  /** Examines a few entries from a cursor that walks the write order: every key is checked within size / SWEEP_STEP writes. */
   private sweep(now: number): void {
     for (let i = 0; i < SWEEP_STEP; i++) {
-      this.sweeper ??= this.entries.entries();
-      const next = this.sweeper.next();
-      if (next.done) {
-        this.sweeper = undefined;
-        return;
-      }
-      const [key, entry] = next.value;
-      if (entry.expiresAt <= now) this.entries.delete(key);
+      const entry = this.sweeper ?? this.order.oldest;
+      if (entry === undefined) return;
+      this.sweeper = entry.nextIdle;
+      if (entry.expiresAt <= now) this.remove(entry);
+      if (this.sweeper === undefined) return;
     }
   }
 }

@@ -48,4 +48,33 @@ describe('BoundedMap', () => {
       }),
     );
   });
+
+  it('calls onEvict only for entries pushed out by the bound, and for each entry on clear', () => {
+    const evicted: string[] = [];
+    const m = new BoundedMap<string, number>(2, (k, v) => evicted.push(`${k}=${v}`));
+    m.set('a', 1);
+    m.set('a', 2); // overwrite: not an eviction
+    m.set('b', 3);
+    m.delete('b'); // delete: not an eviction
+    expect(m.has('b')).toBe(false);
+    m.set('c', 4);
+    m.set('d', 5);
+    expect(evicted).toEqual(['a=2']);
+    m.clear();
+    expect(evicted).toEqual(['a=2', 'c=4', 'd=5']);
+    expect(m.size).toBe(0);
+    expect([...m.entries()]).toEqual([]);
+  });
+
+  it('stays at its bound under churn, evicting in recency order (a new key on every call)', () => {
+    const evicted: number[] = [];
+    const m = new BoundedMap<number, number>(100, (k) => evicted.push(k));
+    for (let i = 0; i < 1000; i++) expect(m.getOrCreate(i, () => i * 2)).toBe(i * 2);
+    expect(m.size).toBe(100);
+    expect(evicted).toEqual(Array.from({ length: 900 }, (_, i) => i));
+    expect(m.getOrCreate(950, () => -1)).toBe(1900); // present: not re-created
+    expect([...m.entries()].at(-1)).toEqual([950, 1900]);
+    expect(m.peek(900)).toBe(1800);
+    expect([...m.entries()][0]).toEqual([900, 1800]); // peek leaves recency alone
+  });
 });

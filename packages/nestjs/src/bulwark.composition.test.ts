@@ -196,6 +196,28 @@ describe('every decorated method is a named policy', () => {
     await expect(nest.get(CatsService).readB()).rejects.toMatchObject({ code: 'CIRCUIT_OPEN' });
   });
 
+  it('refuses a second declaration of a shared breaker name with other options', async () => {
+    @Injectable()
+    class Other {
+      @CircuitBreaker('shared-db', { volumeThreshold: 50 }) async read() {}
+    }
+    const error = await start([BulwarkModule.forRoot(), CatsModule], [Other]).catch((e: Error) => e);
+    expect(String(error)).toMatch(
+      /\n {2}- (Other\.read|CatsService\.read[AB]): policies\.shared-db\.circuitBreaker\.volumeThreshold: expected/,
+    );
+  });
+
+  it('a second app on the same core defines the same policies again (idempotent)', async () => {
+    const { core } = await start();
+    const again = await Test.createTestingModule({
+      imports: [BulwarkModule.forRoot(core), CatsModule],
+    }).compile();
+    const second = again.createNestApplication({ logger: false });
+    await second.init();
+    expect(second.get(CatsService).bulwark).toBe(core);
+    await expect(second.get(CatsService).findAll()).resolves.toEqual(['tom']);
+  });
+
   it('a method that returns a Promise without being async is retried on every call, the first too', async () => {
     const { nest } = await start();
     await expect(nest.get(CatsService).load()).resolves.toBe(2);
@@ -209,7 +231,7 @@ describe('every decorated method is a named policy', () => {
       @Retry({ maxAttempts: -1 }) async call() {}
     }
     const error = await start([BulwarkModule.forRoot()], [Bad]).catch((e: Error) => e);
-    expect(String(error)).toMatch(/Bad\.call: .*maxAttempts/s);
+    expect(String(error)).toMatch(/\n {2}- Bad\.call: policies\.Bad\.call\.retry\.maxAttempts: expected/);
   });
 
   it('refuses a method whose emitted return type is a plain value, naming the method', async () => {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { type Bulwark, type Policy, type PolicyConfig, pipeline } from '@bulwark/core';
+import { type Bulwark, InvalidConfigError, type Policy, type PolicyConfig, pipeline } from '@bulwark/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { BULWARK, BULWARK_LAYERS } from './bulwark.constants.js';
@@ -18,8 +18,6 @@ type Reference = { name: string; decorator: string; config?: PolicyConfig };
 @Injectable()
 export class BulwarkExplorer {
   private readonly wrapped = new WeakSet<object>();
-  // Until the registry accepts an identical redefinition, each name is defined once.
-  private readonly defined = new Set<string>();
 
   constructor(
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
@@ -43,7 +41,7 @@ export class BulwarkExplorer {
         try {
           this.wrap(instance as Record<string, unknown>, method, layers);
         } catch (e) {
-          problems.push(`${instance.constructor.name}.${method}: ${(e as Error).message}`);
+          for (const line of describe(e)) problems.push(`${instance.constructor.name}.${method}: ${line}`);
         }
       }
     }
@@ -59,8 +57,8 @@ export class BulwarkExplorer {
     const { config, ref } = toConfig(layers);
     for (const l of layers) if (l.kind === 'fallback') checkFallback(l.handler, instance, original);
     const named = ref && this.reference(ref);
-    const own =
-      Object.keys(config).length > 0 && this.define(`${instance.constructor.name}.${method}`, config);
+    const label = `${instance.constructor.name}.${method}`;
+    const own = Object.keys(config).length > 0 && this.bulwark.define(label, config);
     const policy = own && named ? pipeline(own, named) : ((own || named) as Policy);
     const wrapper = resilient(policy, original, returnsPromise);
     // Nest reads route metadata (@HttpCode, @Header, @SetMetadata...) from the handler it calls.
@@ -72,20 +70,14 @@ export class BulwarkExplorer {
   }
 
   private reference(ref: Reference): Policy {
-    if (ref.config) return this.define(ref.name, ref.config);
+    // Defining the same config again is idempotent; a conflicting one throws (core decides).
+    if (ref.config) return this.bulwark.define(ref.name, ref.config);
     if (!this.bulwark.has(ref.name)) {
       throw new Error(
         `${ref.decorator}('${ref.name}') names no registered policy; declare it under \`policies\` in BulwarkModule.forRoot(...)`,
       );
     }
     return this.bulwark.policy(ref.name);
-  }
-
-  private define(name: string, config: PolicyConfig): Policy {
-    if (this.defined.has(name)) return this.bulwark.policy(name);
-    const policy = this.bulwark.define(name, config);
-    this.defined.add(name);
-    return policy;
   }
 }
 
@@ -115,6 +107,14 @@ function toConfig(layers: PolicyLayer[]): { config: PolicyConfig; ref?: Referenc
     else config[l.kind] = l.options;
   }
   return ref ? { config, ref } : { config };
+}
+
+/** One line per problem: each issue of core's InvalidConfigError (path, expected, received, fix), else the message. */
+function describe(e: unknown): string[] {
+  if (!(e instanceof InvalidConfigError)) return [(e as Error).message];
+  return e.issues.map(
+    (i) => `${i.path}: expected ${i.expected}, got ${i.received}${i.fix ? ` (fix: ${i.fix})` : ''}`,
+  );
 }
 
 function decoratorName(l: PolicyLayer): string {

@@ -423,7 +423,7 @@ describe('createResilientFetch', () => {
   it('takes a custom failure test, body cap and fetch', async () => {
     script = status(409);
     const b = make();
-    const call = createResilientFetch(b, { isFailure: (r) => r.status === 409, maxErrorBodyBytes: 10 });
+    const call = createResilientFetch(b, { failureResponse: (r) => r.status === 409, maxErrorBodyBytes: 10 });
     const err = (await call('payments-api', server.url).catch((e) => e)) as DownstreamError;
     expect(err.downstreamStatus).toBe(409);
     expect(server.seen).toHaveLength(3);
@@ -431,5 +431,13 @@ describe('createResilientFetch', () => {
     const res = await createResilientFetch(b, { fetch: fake })('payments-api', 'http://nowhere.invalid/');
     expect(await res.text()).toBe('hi');
     expect(() => createResilientFetch(b, { maxErrorBodyBytes: -1 })).toThrow(/maxErrorBodyBytes/);
+    // The deprecated alias still works; both at once, or a non-function, are refused by name.
+    const legacy = createResilientFetch(b, { isFailure: (r) => r.status === 409 });
+    expect(isDownstreamError(await legacy('payments-api', server.url).catch((e) => e))).toBe(true);
+    const both = { failureResponse: () => true, isFailure: () => true };
+    expect(() => createResilientFetch(b, both)).toThrow(/either `failureResponse` or/);
+    expect(() => createResilientFetch(b, { failureResponse: 1 as never })).toThrow(
+      /`failureResponse` to be a function/,
+    );
   });
 });

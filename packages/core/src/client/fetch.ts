@@ -54,6 +54,8 @@ export interface BulwarkFetchInit extends RequestInit {
 /** Options of a resilient fetch (see {@link createResilientFetch}). */
 export interface ResilientFetchOptions extends PropagationOptions {
   /** Which responses count as failures for retry and breaker. Default: status ≥ 500, 408 or 429. */
+  failureResponse?: (response: Response) => boolean;
+  /** @deprecated Use `failureResponse` (the error predicates of the policies are `handles`; this one judges responses). */
   isFailure?: (response: Response) => boolean;
   /** Cap on the failure body read to build the error (default 64 KiB); a larger body gives a generic error. */
   maxErrorBodyBytes?: number;
@@ -102,8 +104,17 @@ function resolveClient(host: ResilientFetchHost, options: ResilientFetchOptions 
     correlationHeader: o.correlationHeader ?? http?.correlation?.header,
     deadlineHeader: o.deadlineHeader ?? http?.deadline?.header,
   });
-  if (o.isFailure !== undefined && typeof o.isFailure !== 'function') {
-    throw new TypeError('Expected `isFailure` to be a function (response) => boolean.');
+  if (o.failureResponse !== undefined && o.isFailure !== undefined) {
+    throw new TypeError(
+      'Expected either `failureResponse` or its deprecated alias `isFailure`, not both; remove `isFailure`.',
+    );
+  }
+  const failure = o.failureResponse ?? o.isFailure;
+  const key = o.failureResponse === undefined ? 'isFailure' : 'failureResponse';
+  if (failure !== undefined && typeof failure !== 'function') {
+    throw new TypeError(
+      `Expected \`${key}\` to be a function (response) => boolean; got ${String(failure)}.`,
+    );
   }
   const maxBody = o.maxErrorBodyBytes ?? DEFAULT_MAX_ERROR_BODY_BYTES;
   if (!Number.isInteger(maxBody) || maxBody < 0) {
@@ -120,7 +131,7 @@ function resolveClient(host: ResilientFetchHost, options: ResilientFetchOptions 
   }
   return {
     propagation,
-    isFailure: o.isFailure ?? isFailureResponse,
+    isFailure: failure ?? isFailureResponse,
     maxBody,
     fetch: o.fetch,
     trust: o.trustDownstreamProblems,
@@ -130,7 +141,7 @@ function resolveClient(host: ResilientFetchHost, options: ResilientFetchOptions 
 /**
  * Creates a resilient fetch bound to `host` (usually a Bulwark registry) with the given options.
  * @example
- * const call = createResilientFetch(bulwark, { isFailure: (r) => r.status >= 500, margin: '50ms' });
+ * const call = createResilientFetch(bulwark, { failureResponse: (r) => r.status >= 500, margin: '50ms' });
  * const res = await call('payments-api', 'http://payments/charges', { method: 'POST', body, headers: { 'idempotency-key': key } });
  */
 export function createResilientFetch(

@@ -76,9 +76,7 @@ function removeHeader(request: UndiciRequest, name: string): void {
  * `enableFetchPropagation`), its own `addHeader` of the same name replaces ours, so the request
  * carries exactly one `traceparent` whichever subscribed first.
  */
-function makeProvisional(request: UndiciRequest, added: readonly string[]): void {
-  const fields = otelFields();
-  if (fields.length === 0) return;
+function makeProvisional(request: UndiciRequest, added: readonly string[], fields: readonly string[]): void {
   const ours = new Set<string>();
   for (const name of added) if (fields.includes(name)) ours.add(name);
   if (ours.size === 0) return;
@@ -118,19 +116,19 @@ export function enableFetchPropagation(options?: FetchPropagationOptions): Dispo
       }
       // OTel's trace headers through propagation.inject when its propagator owns them (Bulwark's
       // own otherwise, or with no active span); a header already there (the caller's, or the
-      // undici instrumentation's when it subscribed first) is left alone.
-      const plan = planOutgoing(ctx, o, Date.now(), 'inject');
+      // undici instrumentation's when it subscribed first) is left alone, and then nothing is
+      // injected at all.
       const present = presentHeaders(request.headers);
+      const fields = otelFields();
+      const otelFirst = fields.length > 0 && present.has('traceparent');
+      const plan = planOutgoing(ctx, o, Date.now(), otelFirst ? 'leave' : 'inject');
       const added: string[] = [];
-      // With OTel owning the trace headers, a traceparent already there (the undici
-      // instrumentation's) brings its own tracestate, or none: never mix two traces.
-      const skipState = present.has('traceparent') && otelFields().length > 0;
       for (const name in plan.headers) {
-        if (present.has(name) || (skipState && name === 'tracestate')) continue;
+        if (present.has(name)) continue;
         request.addHeader(name, plan.headers[name] as string);
         added.push(name);
       }
-      makeProvisional(request, added);
+      if (fields.length > 0 && !otelFirst) makeProvisional(request, added, fields);
       if (plan.spent && failFast) {
         // undici aborts a request whose `error` is set when it is about to be written, before any
         // byte reaches the server (Request#onConnect). The deadline header of 0 is the fallback.

@@ -1,7 +1,10 @@
-// npm run bench:core — the cost of Bulwark's policies per call, against a direct await, opossum
-// alone (its defaults) and cockatiel's composed wrap; the cost of one failure as the breaker's
-// window grows; heap for 100k keyed breakers and bulkheads. Prints tables, writes
-// bench/results/core.json. Run on the built package (npm run build first).
+// npm run bench:core — what Bulwark's policies cost per call, like-for-like: each policy alone
+// beside cockatiel's equivalent configured the same way, the circuit breaker beside opossum tuned
+// as Bulwark tunes it (and with opossum's defaults), the standard pipeline beside cockatiel's wrap
+// of the same six parts (and of its defaults); keyed maps under churn; heap for 100k keyed
+// bulkheads. The breaker in depth (failure cost, 100k keyed breakers, idle CPU) is
+// bench/breaker.bench.mjs. Prints tables, writes bench/results/core.json. Runs on the built package.
+// Flags: --quick, --only happy,heap,churn.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,19 +23,18 @@ import {
   retry,
   timeout,
 } from '../packages/core/dist/index.js';
-import { compare, heapUsed, here, median, save, table } from './lib.mjs';
+import { heapUsed, here, median, save, table } from './lib.mjs';
 
 const quick = process.argv.includes('--quick');
 const iterations = quick ? 5_000 : 50_000;
 const rounds = quick ? 3 : 7;
-// `--only happy,churn` runs some sections: happy, failure, heap, churn (default: all).
+// `--only happy,churn` runs some sections: happy, heap, churn (default: all).
 const onlyArg = process.argv.find((a) => a.startsWith('--only'));
 const only = onlyArg
   ? (onlyArg.split('=')[1] ?? process.argv[process.argv.indexOf(onlyArg) + 1]).split(',')
   : undefined;
 const want = (section) => only === undefined || only.includes(section);
 let happyRows = [];
-const failureRows = [];
 const heapRows = [];
 const churnRows = [];
 
@@ -43,112 +45,193 @@ const keep = (p) => {
   return p;
 };
 
+/** Medians over `rounds` rounds, cases alternated within each round so drift hits them alike: wall and CPU ns per call. */
+async function measure(cases) {
+  for (const c of cases) for (let i = 0; i < 20_000; i++) await c.fn();
+  const samples = new Map(cases.map((c) => [c.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cases) {
+      const t0 = process.hrtime.bigint();
+      const u0 = process.cpuUsage();
+      for (let i = 0; i < iterations; i++) await c.fn();
+      const u = process.cpuUsage(u0);
+      samples.get(c.name).push({
+        wall: Number(process.hrtime.bigint() - t0) / iterations,
+        cpu: ((u.user + u.system) * 1000) / iterations,
+      });
+    }
+  }
+  return new Map(
+    cases.map((c) => {
+      const xs = samples.get(c.name);
+      return [c.name, { wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)) }];
+    }),
+  );
+}
+
 if (want('happy')) {
-  // --- happy path -------------------------------------------------------------------------
-  const r = keep(retry({ maxAttempts: 3 }));
-  const cb = keep(circuitBreaker({ name: 'bench' }));
-  const to = keep(timeout({ timeout: 1000 }));
-  const bh = keep(bulkhead({ maxConcurrent: 10 }));
-  const fb = keep(fallback({ fallback: { value: 0 } }));
-  const rl = keep(rateLimit({ limit: 1e12, interval: 1000 }));
+  // --- the happy path, like-for-like ------------------------------------------------------------
+  // The same configuration on both sides, so a figure compares the same work:
+  const RETRY = { maxAttempts: 3 }; // 3 attempts in all; cockatiel counts retries: maxAttempts 2
+  // The rate breaker: open at 50% failures over 10 s in 10 buckets, at least 10 calls, 30 s open.
+  const BREAKER = {
+    errorThresholdPercentage: 50,
+    volumeThreshold: 10,
+    window: 10_000,
+    buckets: 10,
+    resetTimeout: 30_000,
+  };
+  const ckBreaker = () =>
+    cockatiel.circuitBreaker(cockatiel.handleAll, {
+      halfOpenAfter: 30_000,
+      // 50% over 10 s (cockatiel samples in 1 s windows), minimumRps 1 = at least 10 calls in 10 s
+      breaker: new cockatiel.SamplingBreaker({ threshold: 0.5, duration: 10_000, minimumRps: 1 }),
+    });
+  const OPOSSUM_AS_BULWARK = {
+    timeout: false, // a timeout is a separate policy in Bulwark: no timer per call
+    rollingPercentilesEnabled: false, // Bulwark keeps no latency percentiles
+    enableSnapshots: false,
+    errorThresholdPercentage: 50,
+    volumeThreshold: 10,
+    rollingCountTimeout: 10_000,
+    rollingCountBuckets: 10,
+    resetTimeout: 30_000,
+  };
+  // Bulwark's timeout rejects at once and aborts the signal it handed in only when the time is up:
+  // cockatiel's Aggressive strategy with abortOnReturn: false. (cockatiel's default aborts the
+  // signal on every return, an AbortError per call: its "defaults" lines.)
+  const ckTimeout = (ms, abortOnReturn = false) =>
+    cockatiel.timeout(ms, { strategy: cockatiel.TimeoutStrategy.Aggressive, abortOnReturn });
+  const ckRetry = () =>
+    cockatiel.retry(cockatiel.handleAll, { maxAttempts: 2, backoff: new cockatiel.ExponentialBackoff() });
+
+  const bw = {
+    retry: keep(retry(RETRY)),
+    breaker: keep(circuitBreaker({ name: 'bench', ...BREAKER })),
+    timeout: keep(timeout({ timeout: 1000 })),
+    bulkhead: keep(bulkhead({ maxConcurrent: 10, maxQueue: 0 })),
+    fallback: keep(fallback({ fallback: { value: 0 } })),
+    rateLimit: keep(rateLimit({ limit: 1e12, interval: 1000 })),
+  };
+  const ck = {
+    retry: ckRetry(),
+    breaker: ckBreaker(),
+    timeout: ckTimeout(1000),
+    timeoutDefaults: cockatiel.timeout(1000, cockatiel.TimeoutStrategy.Aggressive),
+    bulkhead: cockatiel.bulkhead(10, 0),
+    fallback: cockatiel.fallback(cockatiel.handleAll, 0),
+  };
+  const opossumTuned = new CircuitBreaker(work, OPOSSUM_AS_BULWARK);
+  const opossumDefaults = new CircuitBreaker(work); // a timer per call, percentiles, snapshots
+
+  const PARTS =
+    'fallback(value) > total timeout 5 s > retry (3 attempts) > rate breaker > attempt timeout 1 s > bulkhead (10, no queue)';
   const standard = pipeline(
     keep(fallback({ fallback: { value: 0 } })),
     keep(timeout({ timeout: 5000, kind: 'total' })),
-    keep(retry({ maxAttempts: 3 })),
-    keep(circuitBreaker({ name: 'bench-std' })),
+    keep(retry(RETRY)),
+    keep(circuitBreaker({ name: 'bench-std', ...BREAKER })),
     keep(timeout({ timeout: 1000 })),
-    keep(bulkhead({ maxConcurrent: 10 })),
+    keep(bulkhead({ maxConcurrent: 10, maxQueue: 0 })),
   );
-
-  const opossum = new CircuitBreaker(work); // its defaults: a timer per call, percentiles, snapshots
-  const ck = cockatiel.wrap(
-    cockatiel.retry(cockatiel.handleAll, { maxAttempts: 3, backoff: new cockatiel.ExponentialBackoff() }),
-    cockatiel.circuitBreaker(cockatiel.handleAll, {
-      halfOpenAfter: 10_000,
-      breaker: new cockatiel.ConsecutiveBreaker(5),
-    }),
+  const ckStandard = cockatiel.wrap(
+    cockatiel.fallback(cockatiel.handleAll, 0),
+    ckTimeout(5000),
+    ckRetry(),
+    ckBreaker(),
+    ckTimeout(1000),
+    cockatiel.bulkhead(10, 0),
+  );
+  const ckStandardDefaults = cockatiel.wrap(
+    cockatiel.fallback(cockatiel.handleAll, 0),
+    cockatiel.timeout(5000, cockatiel.TimeoutStrategy.Aggressive),
+    ckRetry(),
+    ckBreaker(),
     cockatiel.timeout(1000, cockatiel.TimeoutStrategy.Aggressive),
     cockatiel.bulkhead(10, 0),
   );
-
+  const run = (p) => () => p.execute(work);
   const cases = [
     { name: 'direct await', fn: () => work() },
-    { name: 'retry', fn: () => r.execute(work) },
-    { name: 'circuit breaker', fn: () => cb.execute(work) },
-    { name: 'timeout', fn: () => to.execute(work) },
-    { name: 'bulkhead', fn: () => bh.execute(work) },
-    { name: 'fallback', fn: () => fb.execute(work) },
-    { name: 'rate limit', fn: () => rl.execute(work) },
-    { name: 'standard pipeline', fn: () => standard.execute(work) },
-    { name: 'opossum 10 (defaults)', fn: () => opossum.fire() },
-    { name: 'cockatiel 4 wrap(retry,cb,timeout,bulkhead)', fn: () => ck.execute(work) },
+    ...Object.entries(bw).map(([k, p]) => ({ name: `bulwark ${k}`, fn: run(p) })),
+    ...Object.entries(ck).map(([k, p]) => ({ name: `cockatiel ${k}`, fn: run(p) })),
+    { name: 'opossum tuned', fn: () => opossumTuned.fire() },
+    { name: 'opossum defaults', fn: () => opossumDefaults.fire() },
+    { name: 'bulwark standard', fn: run(standard) },
+    { name: 'cockatiel standard', fn: run(ckStandard) },
+    { name: 'cockatiel standard defaults', fn: run(ckStandardDefaults) },
   ];
-  const happy = await compare(cases, { iterations, rounds });
-  const base = happy.find((c) => c.name === 'direct await').nsPerCall;
-  const std = happy.find((c) => c.name === 'standard pipeline').nsPerCall;
-  happyRows = happy.map((c) => ({
-    case: c.name,
-    'µs/call': (c.nsPerCall / 1000).toFixed(3),
-    'x direct': (c.nsPerCall / base).toFixed(2),
-    'x standard pipeline': (c.nsPerCall / std).toFixed(2),
-  }));
-  table(`Happy path (median of ${rounds} rounds × ${iterations} sequential calls)`, happyRows);
-  opossum.shutdown();
-}
-
-if (want('failure')) {
-  // --- cost of one failure as the window grows ------------------------------------------------
-  const fail = async () => {
-    throw new Error('boom');
-  };
-  for (const windowSize of [1_000, 10_000, 50_000]) {
-    const failures = quick ? 200 : 1_000;
-    // Never open: the breaker must keep recording so each failure does its full bookkeeping.
-    const ours = circuitBreaker({ name: `win-${windowSize}`, volumeThreshold: 1e9, window: 60_000 });
-    const theirs = new CircuitBreaker(work, { volumeThreshold: 1e9, rollingCountTimeout: 60_000 });
-    const theirsFail = new CircuitBreaker(fail, { volumeThreshold: 1e9, rollingCountTimeout: 60_000 });
-    // fill both windows with successful calls; opossum keeps every latency of the window
-    for (let i = 0; i < windowSize; i++) {
-      await ours.execute(work);
-      await theirs.fire();
-    }
-    // opossum's failure path reads stats over the shared status: move the failing breaker onto the same window
-    for (let i = 0; i < windowSize; i++) await theirsFail.fire().catch(() => {});
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < failures; i++) await ours.execute(fail).catch(() => {});
-    const t1 = process.hrtime.bigint();
-    for (let i = 0; i < failures; i++) await theirsFail.fire().catch(() => {});
-    const t2 = process.hrtime.bigint();
-    const oursUs = Number(t1 - t0) / failures / 1000;
-    const theirsUs = Number(t2 - t1) / failures / 1000;
-    failureRows.push({
-      'window (calls)': windowSize,
-      'bulwark µs/failure': oursUs.toFixed(3),
-      'opossum defaults µs/failure': theirsUs.toFixed(3),
-      'opossum / bulwark': (theirsUs / oursUs).toFixed(1),
-    });
-    ours.close();
-    theirs.shutdown();
-    theirsFail.shutdown();
-  }
-  table('Cost of one failure as the window fills', failureRows);
+  const m = await measure(cases);
+  const fmt = (name) => `${(m.get(name).wall / 1000).toFixed(3)} (${(m.get(name).cpu / 1000).toFixed(3)})`;
+  const ratio = (a, b, k) => (m.get(a)[k] / m.get(b)[k]).toFixed(2);
+  const line = (what, ours, theirs, theirLabel) => ({
+    compared: what,
+    'bulwark µs (cpu)': fmt(ours),
+    'other µs (cpu)': theirs ? fmt(theirs) : '—',
+    other: theirs ? theirLabel : 'no equivalent',
+    'other / bulwark (cpu)': theirs ? `${ratio(theirs, ours, 'wall')} (${ratio(theirs, ours, 'cpu')})` : '—',
+  });
+  happyRows = [
+    line('direct await (the floor)', 'direct await'),
+    line(
+      'retry, 3 attempts in all, exponential',
+      'bulwark retry',
+      'cockatiel retry',
+      'cockatiel retry maxAttempts 2',
+    ),
+    line(
+      'rate breaker 50% / 10 s / ≥10 calls',
+      'bulwark breaker',
+      'cockatiel breaker',
+      'cockatiel SamplingBreaker',
+    ),
+    line(
+      '  the same, opossum tuned as Bulwark',
+      'bulwark breaker',
+      'opossum tuned',
+      'opossum 10, no timeout/percentiles/snapshots',
+    ),
+    line('  the same, opossum defaults', 'bulwark breaker', 'opossum defaults', 'opossum 10 defaults'),
+    line('timeout 1 s', 'bulwark timeout', 'cockatiel timeout', 'cockatiel Aggressive, abortOnReturn false'),
+    line(
+      '  the same, cockatiel defaults',
+      'bulwark timeout',
+      'cockatiel timeoutDefaults',
+      'cockatiel Aggressive (aborts on return)',
+    ),
+    line(
+      'bulkhead 10 concurrent, no queue',
+      'bulwark bulkhead',
+      'cockatiel bulkhead',
+      'cockatiel bulkhead(10, 0)',
+    ),
+    line('fallback to a value', 'bulwark fallback', 'cockatiel fallback', 'cockatiel fallback(handleAll, 0)'),
+    line('rate limit (token bucket)', 'bulwark rateLimit'),
+    line(
+      'standard pipeline, same 6 parts',
+      'bulwark standard',
+      'cockatiel standard',
+      'cockatiel wrap, abortOnReturn false',
+    ),
+    line(
+      '  the same, cockatiel defaults',
+      'bulwark standard',
+      'cockatiel standard defaults',
+      'cockatiel wrap, its default timeouts',
+    ),
+  ];
+  table(
+    `Happy path, like-for-like: per call, wall µs and (CPU µs of this process), medians of ${rounds} rounds × ${iterations} sequential calls\n` +
+      `standard pipeline = ${PARTS}, on both sides`,
+    happyRows,
+  );
+  opossumTuned.shutdown();
+  opossumDefaults.shutdown();
 }
 
 if (want('heap')) {
-  // --- heap for many keys -------------------------------------------------------------------
+  // --- heap for many keys (keyed breakers: bench/breaker.bench.mjs) ----------------------------
   const keys = quick ? 10_000 : 100_000;
-  {
-    const before = heapUsed();
-    const many = circuitBreaker({ name: 'many', maxKeys: keys });
-    for (let i = 0; i < keys; i++) await many.execute(work, { key: `k${i}` });
-    const after = heapUsed();
-    heapRows.push({
-      what: `${keys} keyed breakers`,
-      'heap MB': ((after - before) / 1e6).toFixed(1),
-      'bytes/key': Math.round((after - before) / keys),
-    });
-    many.close();
-  }
   {
     const before = heapUsed();
     const many = bulkhead({ name: 'many', maxKeys: keys, maxConcurrent: 10 });
@@ -302,7 +385,6 @@ if (want('churn')) {
 for (const p of closers) await p.close?.();
 save('core', {
   happy: happyRows,
-  failure: failureRows,
   heap: heapRows,
   churn: churnRows,
   iterations,

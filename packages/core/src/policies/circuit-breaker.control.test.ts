@@ -168,6 +168,9 @@ describe('snapshot and restore', () => {
       ]),
     );
     expect(() => b.restore('k', null as never)).toThrow(/snapshot/);
+    const good = b.snapshot('k');
+    const inflated = { ...good, window: { ...good.window, failures: good.window.calls.map((c) => c + 1) } };
+    expect(() => b.restore('k', inflated)).toThrow(/snapshot\.window\.failures/);
   });
 });
 

@@ -3,21 +3,22 @@
  * registry for `circuitBreaker` sections) and one resolver that defaults and normalises them
  * (used by `circuitBreaker()`). The caller's object is read, never changed.
  */
-import { InvalidConfigError } from '../../errors/bulwark-error.js';
 import { countsAsFailure } from '../../errors/classify.js';
 import type { Store } from '../../stores/store.js';
 import { defaultEvents, type EventStream } from '../../telemetry/events.js';
 import {
+  assertValid,
   type Check,
+  commonFields,
   func,
   Issues,
   isPlainObject,
   join,
   nonNegInt,
   numberIn,
+  positiveDuration,
   positiveInt,
   shape,
-  text,
   withMethods,
 } from '../../util/checks.js';
 import { type Duration, parseDuration } from '../../util/duration.js';
@@ -87,21 +88,8 @@ export interface ResolvedCircuitBreakerOptions {
   readonly store: Store | undefined;
 }
 
-/** The largest delay a Node timer accepts (2^31−1 ms); longer durations are rejected. */
-export const TIMER_MAX_MS = 2_147_483_647;
-const DURATION_FIX = "use a number of milliseconds or a string such as '250ms', '2s', '1m' or '1h'";
 /** Probe counters are 16-bit. */
 const MAX_PROBES = 65_535;
-
-function boundedDuration(positive: boolean): Check {
-  return (v, p, out) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) out.add(p, 'a duration', v, DURATION_FIX);
-    else if (positive && ms <= 0) out.add(p, 'a duration greater than zero', v, DURATION_FIX);
-    else if (ms > TIMER_MAX_MS)
-      out.add(p, `a duration of at most ${TIMER_MAX_MS} ms (24.8 days, the timer maximum)`, v, DURATION_FIX);
-  };
-}
 
 const percentOrFalse: Check = (v, p, out) => {
   if (v === false) return;
@@ -123,13 +111,13 @@ const probes: Check = (v, p, out) => {
 /** Checks of the breaker-specific fields (what a registry `circuitBreaker` section may hold). */
 export const circuitBreakerFieldChecks: Readonly<Record<string, Check>> = {
   errorThresholdPercentage: percentOrFalse,
-  window: boundedDuration(true),
+  window: positiveDuration,
   buckets: positiveInt,
   volumeThreshold: nonNegInt,
   failureThreshold: positiveInt,
-  slowCallDuration: boundedDuration(true),
+  slowCallDuration: positiveDuration,
   slowCallRateThreshold: numberIn(0, 100, 'a percentage from 0 to 100'),
-  resetTimeout: boundedDuration(true),
+  resetTimeout: positiveDuration,
   halfOpenProbes: probes,
   successThreshold: probes,
   handles: func,
@@ -145,8 +133,7 @@ export const circuitBreakerFieldChecks: Readonly<Record<string, Check>> = {
 const optionsShape = shape(
   {
     ...circuitBreakerFieldChecks,
-    name: text,
-    events: withMethods('an EventStream', ['on', 'onAny', 'emit'], 'pass an EventStream instance from code'),
+    ...commonFields,
   },
   {
     aliases: {
@@ -172,16 +159,18 @@ export function checkCircuitBreakerOptions(input: unknown, path: string, issues:
     issues.add(
       join(path, 'buckets'),
       `at most the window in ms (${windowMs}), so each bucket lasts at least 1 ms`,
-      input.buckets ?? '10 (the default)',
+      input.buckets === undefined ? '10 (the default)' : String(input.buckets),
       'use fewer buckets or a longer window',
+      true,
     );
   }
   if (input.handles !== undefined && input.isFailure !== undefined) {
     issues.add(
       join(path, 'isFailure'),
       'either `handles` or `isFailure`, not both',
-      'both',
-      'keep `handles`',
+      'both set',
+      'keep `handles` (isFailure is its deprecated alias)',
+      true,
     );
   }
 }
@@ -190,9 +179,7 @@ export function checkCircuitBreakerOptions(input: unknown, path: string, issues:
 export function resolveCircuitBreakerOptions(
   input: CircuitBreakerOptions = {},
 ): ResolvedCircuitBreakerOptions {
-  const issues = new Issues();
-  checkCircuitBreakerOptions(input, '', issues);
-  if (issues.list.length > 0) throw new InvalidConfigError(issues.list);
+  assertValid(checkCircuitBreakerOptions, input, '');
   const o = input;
   const windowMs = parseDuration(o.window ?? 10_000) as number;
   const buckets = o.buckets ?? 10;

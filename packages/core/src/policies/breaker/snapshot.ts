@@ -132,6 +132,8 @@ export function snapshotIssues(input: unknown): Issues {
     const path = join('snapshot.window', f);
     if (!Array.isArray(a) || a.length !== len || len > 10_000 || !a.every(count))
       out.add(path, 'an array of non-negative integers, as long as window.calls', a, fix);
+    else if (f !== 'calls' && a.some((x, i) => x > (w.calls as number[])[i]!))
+      out.add(path, 'counts no larger than window.calls bucket by bucket', a, fix);
   }
   return out;
 }

@@ -56,6 +56,9 @@ export class BreakerTable {
   private readonly first = [NONE, NONE];
   private readonly last = [NONE, NONE];
   private capacity = 0;
+  /** Rows never used yet start at `free`; rows released by clear() wait in `freeList`. */
+  private free = 0;
+  private freeList: number[] = [];
 
   constructor(
     readonly maxKeys: number,
@@ -195,9 +198,6 @@ export class BreakerTable {
     this.freeList = [];
     for (let r = this.capacity - 1; r >= 0; r--) this.freeList.push(r);
   }
-
-  private free = 0;
-  private freeList: number[] = [];
 
   private create(key: string): number {
     let r: number;

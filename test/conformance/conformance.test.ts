@@ -426,6 +426,22 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
     expect(reports).toHaveLength(1);
   });
 
+  it('15. the default rate limit is per client, exempts health probes, names the key kind only, and t equals Retry-After', async () => {
+    const { http, probe } = await start(config({ rateLimit: { limit: 2, interval: '1m' } }));
+    const first = await http.get('/ok');
+    expect(first.headers.ratelimit).toBe('"default";r=1;t=0');
+    expect(first.headers['ratelimit-policy']).toBe('"default";q=2;w=60');
+    await http.get('/ok');
+    const limited = await http.get('/ok');
+    const body = problem(limited, 429, 'RATE_LIMITED');
+    expect(body.detail).toBe('Rate limit of 2 per minute exceeded for this client IP.');
+    expect(limited.text).not.toContain('127.0.0.1');
+    expect(limited.headers.ratelimit).toBe(`"default";r=0;t=${limited.headers['retry-after']}`);
+    // Probes are never limited (nor shed): /health is unknown here, so it answers 404, not 429.
+    for (const path of ['/health', '/livez', '/readyz']) expect((await http.get(path)).status).toBe(404);
+    expect(probe.handlerRuns).toBe(2);
+  });
+
   it('14. an unknown route answers 404 as problem+json', async () => {
     const { http, probe } = await start();
     const res = await http.get('/no-such-route').set('accept', 'text/html');

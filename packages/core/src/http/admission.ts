@@ -88,6 +88,8 @@ export class HttpAdmission implements Admission {
   rejection: OutboundResponse | undefined = undefined;
   /** The one slot handle: frees the bulkhead slot this request holds. */
   slot: BulkheadRelease | undefined = undefined;
+  /** The app-wide (or a route's) rate limit has counted this request. */
+  limited = false;
   private controller: AbortController | undefined = undefined;
   private timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private early: Error | undefined = undefined;

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { getContext, markDegraded } from '../context/context.js';
 import { isCancelledError, isDeadlineExceededError } from '../errors/bulwark-error.js';
+import { MemoryStore } from '../stores/memory-store.js';
+import type { Store } from '../stores/store.js';
 import { EventStream } from '../telemetry/events.js';
 import { createHttpEngine } from './engine.js';
 import type { Admission, InboundRequest } from './types.js';
@@ -193,15 +195,17 @@ describe('admit: deadline', () => {
 });
 
 describe('admit: rate limit', () => {
-  it('adds RateLimit headers to allowed requests and answers 429 when exceeded', async () => {
+  it('adds RateLimit headers to allowed requests and answers 429 when exceeded, t = Retry-After', async () => {
     const e = createHttpEngine({ rateLimit: { limit: 2, interval: '1s' } });
     const first = await e.admit(req());
     expect(first.rejection).toBeUndefined();
+    // t: seconds until at least one more request is allowed (a token is left: now).
     expect(rec(first)).toMatchObject({
-      RateLimit: '"default";r=1;t=1',
+      RateLimit: '"default";r=1;t=0',
       'RateLimit-Policy': '"default";q=2;w=1',
     });
-    await e.admit(req());
+    const second = await e.admit(req());
+    expect(rec(second).RateLimit).toBe('"default";r=0;t=1'); // the next token in 500 ms
     const third = await e.admit(req());
     const r = third.rejection;
     expect(r?.status).toBe(429);
@@ -210,26 +214,112 @@ describe('admit: rate limit', () => {
     expect(r?.headers.RateLimit).toBe('"default";r=0;t=1');
     expect(r?.headers['RateLimit-Policy']).toBe('"default";q=2;w=1');
     expect(r?.headers['Content-Type']).toBe('application/problem+json');
-    expect(rec(third).RateLimit).toBe('"default";r=0;t=1');
   });
 
-  it('keys by route key, else one engine-wide key, else the key option', async () => {
-    const e = createHttpEngine({ rateLimit: { limit: 1 } });
-    expect(
-      (await e.admit(req({}, { routeKey: 'GET /orders/:id', path: '/orders/1' }))).rejection,
-    ).toBeUndefined();
-    expect(
-      (await e.admit(req({}, { routeKey: 'GET /orders/:id', path: '/orders/2' }))).rejection?.status,
-    ).toBe(429);
-    expect((await e.admit(req({}, { routeKey: 'GET /orders', path: '/orders' }))).rejection).toBeUndefined();
-    // No route pattern: one engine-wide key, whatever the path.
-    expect((await e.admit(req({}, { path: '/a' }))).rejection).toBeUndefined();
-    expect((await e.admit(req({}, { path: '/b' }))).rejection?.status).toBe(429);
+  it('t equals Retry-After on a 429 for a slow refill (not the time to a full bucket)', async () => {
+    const e = createHttpEngine({ rateLimit: { limit: 10, interval: '40s' } });
+    for (let i = 0; i < 10; i++) await e.admit(req());
+    const r = (await e.admit(req())).rejection;
+    expect(r?.headers['Retry-After']).toBe('4');
+    expect(r?.headers.RateLimit).toBe('"default";r=0;t=4');
+  });
 
-    const byIp = createHttpEngine({ rateLimit: { limit: 1, key: (r) => r.remoteAddress ?? 'none' } });
-    expect((await byIp.admit(req({}, { remoteAddress: '1.1.1.1', path: '/x' }))).rejection).toBeUndefined();
-    expect((await byIp.admit(req({}, { remoteAddress: '1.1.1.1', path: '/y' }))).rejection?.status).toBe(429);
-    expect((await byIp.admit(req({}, { remoteAddress: '2.2.2.2', path: '/x' }))).rejection).toBeUndefined();
+  it('sends draft-6 headers when asked, and none with headers: false', async () => {
+    const six = createHttpEngine({ rateLimit: { limit: 5, interval: '1m', headers: 'draft-6' } });
+    expect(rec(await six.admit(req()))).toMatchObject({
+      'RateLimit-Policy': '5;w=60',
+      'RateLimit-Limit': '5',
+      'RateLimit-Remaining': '4',
+      'RateLimit-Reset': '0',
+    });
+    const none = createHttpEngine({ rateLimit: { limit: 5, headers: false } });
+    expect(Object.keys(rec(await none.admit(req())))).toEqual(['x-request-id']);
+  });
+
+  it('keys by client address by default, IPv6 grouped by /56, and names the kind of key, never its value', async () => {
+    const e = createHttpEngine({ rateLimit: { limit: 1, interval: '1m' } });
+    const ip = (remoteAddress: string) => e.admit(req({}, { remoteAddress }));
+    expect((await ip('203.0.113.7')).rejection).toBeUndefined();
+    const limited = (await ip('203.0.113.7')).rejection;
+    expect(limited?.status).toBe(429);
+    expect(limited?.body?.detail).toBe('Rate limit of 1 per minute exceeded for this client IP.');
+    expect(JSON.stringify(limited)).not.toContain('203.0.113.7');
+    expect((await ip('203.0.113.8')).rejection).toBeUndefined();
+    // ::ffff:a.b.c.d is the same IPv4 client.
+    expect((await ip('::ffff:203.0.113.8')).rejection?.status).toBe(429);
+    // One /56: rotating the low bits does not give a fresh bucket.
+    expect((await ip('2001:db8:abcd:1200::1')).rejection).toBeUndefined();
+    expect((await ip('2001:db8:abcd:12ff:ffff:ffff:ffff:ffff')).rejection?.status).toBe(429);
+    expect((await ip('2001:db8:abcd:1300::1')).rejection).toBeUndefined();
+    const whole = createHttpEngine({ rateLimit: { limit: 1, ipv6Subnet: false } });
+    await whole.admit(req({}, { remoteAddress: '2001:db8::1' }));
+    expect((await whole.admit(req({}, { remoteAddress: '2001:db8::2' }))).rejection).toBeUndefined();
+  });
+
+  it("keys by route, globally or by the key function; 'route' and 'global' send no RateLimit headers unless asked", async () => {
+    const byRoute = createHttpEngine({ rateLimit: { limit: 1, key: 'route' } });
+    const at = (routeKey: string | undefined, path: string) => byRoute.admit(req({}, { routeKey, path }));
+    expect((await at('GET /orders/:id', '/orders/1')).rejection).toBeUndefined();
+    expect((await at('GET /orders/:id', '/orders/2')).rejection?.status).toBe(429);
+    expect((await at('GET /orders', '/orders')).rejection).toBeUndefined();
+    // No route pattern: one engine-wide key, whatever the path.
+    const first = await at(undefined, '/a');
+    expect(rec(first).RateLimit).toBeUndefined();
+    expect((await at(undefined, '/b')).rejection?.body?.detail).toMatch(/for this route\.$/);
+
+    const global = createHttpEngine({ rateLimit: { limit: 1, key: 'global', headers: 'draft-8' } });
+    expect(rec(await global.admit(req({}, { remoteAddress: '1.1.1.1' }))).RateLimit).toBeDefined();
+    expect((await global.admit(req({}, { remoteAddress: '2.2.2.2' }))).rejection?.status).toBe(429);
+
+    const byTenant = createHttpEngine({
+      rateLimit: { limit: 1, key: (r) => String(r.headers['x-tenant']), keyKind: 'tenant' },
+    });
+    const tenant = (t: string) => byTenant.admit(req({ 'x-tenant': t }));
+    expect((await tenant('acme')).rejection).toBeUndefined();
+    const refused = (await tenant('acme')).rejection;
+    expect(refused?.body?.detail).toMatch(/for this tenant\.$/);
+    expect(JSON.stringify(refused)).not.toContain('acme');
+    expect((await tenant('globex')).rejection).toBeUndefined();
+  });
+
+  it('skip(request) leaves a request uncounted; a throwing skip counts it', async () => {
+    const e = createHttpEngine({
+      rateLimit: {
+        limit: 1,
+        skip: (r) => {
+          if (r.headers['x-boom']) throw new Error('bug');
+          return r.headers['x-internal'] === 'yes';
+        },
+      },
+    });
+    for (let i = 0; i < 3; i++)
+      expect((await e.admit(req({ 'x-internal': 'yes' }))).rejection).toBeUndefined();
+    expect((await e.admit(req({ 'x-boom': '1' }))).rejection).toBeUndefined();
+    expect((await e.admit(req())).rejection?.status).toBe(429);
+  });
+
+  it('exempts /livez, /readyz and /health from the rate limit and the bulkhead (configurable)', async () => {
+    const e = createHttpEngine({ rateLimit: { limit: 1 }, bulkhead: { maxConcurrent: 1, maxQueue: 0 } });
+    const held = await e.admit(req({}, { path: '/work' }));
+    expect(held.rejection).toBeUndefined();
+    for (const path of ['/livez', '/readyz', '/health', '/health'])
+      expect((await e.admit(req({}, { path }))).rejection).toBeUndefined();
+    expect((await e.admit(req({}, { path: '/work' }))).rejection?.status).toBe(429);
+    const own = createHttpEngine({ rateLimit: { limit: 1 }, exempt: ['/ping'] });
+    await own.admit(req({}, { path: '/ping' }));
+    await own.admit(req({}, { path: '/health' }));
+    expect((await own.admit(req({}, { path: '/health' }))).rejection?.status).toBe(429);
+    held.release();
+  });
+
+  it('keeps its buckets bounded: a client rotating IPv6 /56 prefixes evicts old buckets (maxKeys)', async () => {
+    const e = createHttpEngine({ rateLimit: { limit: 1, maxKeys: 100 } });
+    const first = '2001:db8:0:0::1';
+    await e.admit(req({}, { remoteAddress: first }));
+    for (let i = 1; i <= 1000; i++)
+      await e.admit(req({}, { remoteAddress: `2001:db8:${i.toString(16)}:0::1` }));
+    // The first bucket was evicted long ago: a fresh one admits.
+    expect((await e.admit(req({}, { remoteAddress: first }))).rejection).toBeUndefined();
   });
 
   it("reports a rate-limit rejection with the request's correlation ID", async () => {
@@ -275,7 +365,9 @@ describe('admit: rate limit', () => {
 
   it('uses the async take when a store is configured', async () => {
     let count = 0;
-    const store = { increment: async () => ++count } as never;
+    const store = Object.assign(Object.create(new MemoryStore()) as Store, {
+      increment: async () => ++count,
+    });
     const e = createHttpEngine({ rateLimit: { limit: 1, store } });
     const p = e.admit(req());
     expect(p).toBeInstanceOf(Promise);

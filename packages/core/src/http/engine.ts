@@ -5,14 +5,14 @@
 import { getContext, type RequestContext, runWithContext } from '../context/context.js';
 import { correlationFromHeaders } from '../context/correlation.js';
 import { formatTraceparent } from '../context/trace.js';
-import { DeadlineExceededError, isBulwarkError, RateLimitedError } from '../errors/bulwark-error.js';
+import { DeadlineExceededError, isBulwarkError } from '../errors/bulwark-error.js';
 import { HTTP_ERROR_CODE, toProblem } from '../errors/problem.js';
 import type { RateLimitDecision } from '../policies/rate-limit.js';
-import { type RateLimitHeaderFormat, rateLimitHeaderFormat } from '../policies/rate-limit.js';
 import { timeout } from '../policies/timeout.js';
-import type { Closeable, ExecuteOptions, Policy, RateLimitState } from '../types.js';
+import type { Closeable, ExecuteOptions, Policy } from '../types.js';
 import { type AdmissionShared, HttpAdmission } from './admission.js';
 import { defaultKey, degradedValue, headerValue, parseCriticality, parseDeadlineHeader } from './inbound.js';
+import { bounded, HttpLimit, refusalHeaders } from './limits.js';
 import { type ResolvedHttpOptions, resolveHttpOptions } from './options.js';
 import { isReportable, Reporter } from './report.js';
 import { Route, type RouteEnv } from './route.js';
@@ -44,7 +44,6 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   /** Correlation ID response header. */
   readonly correlationHeader: string;
   private readonly o: ResolvedHttpOptions;
-  private readonly rlKeyOf: (req: InboundRequest) => string;
   private readonly bhKeyOf: (req: InboundRequest) => string;
   /** Reports unknown (5xx) errors once each. */
   private readonly reporter: Reporter;
@@ -52,26 +51,23 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   private readonly policies: RouteEnv;
   /** What every admission of this engine shares. */
   private readonly shared: AdmissionShared;
-  /** RateLimit header values, formatted with the policy name validated once. */
-  private readonly rlFormat: RateLimitHeaderFormat;
 
   constructor(options?: HttpEngineOptions) {
     this.o = resolveHttpOptions(options);
     this.degradedHeader = this.o.degradedHeader;
     this.correlationHeader = this.o.correlationHeader;
-    this.rlKeyOf = this.o.rateLimitKey === undefined ? routeKeyOf : boundedKey(this.o.rateLimitKey);
-    this.bhKeyOf = this.o.bulkheadKey === undefined ? routeKeyOf : boundedKey(this.o.bulkheadKey);
+    this.bhKeyOf = this.o.bulkheadKey === undefined ? routeKeyOf : bounded(this.o.bulkheadKey, routeKeyOf);
     this.shared = {
       events: this.o.events,
       keyOf: routeKeyOf,
       degradedHeader: this.o.degradedHeader,
     };
-    this.rlFormat = rateLimitHeaderFormat(this.o.rateLimitName);
     this.reporter = new Reporter(this.o.onError);
     const events = this.o.events;
     this.policies = {
       resolvePolicy: this.o.resolvePolicy,
       makeTimeout: (ms) => timeout({ timeout: ms, kind: 'total', name: 'route-timeout', events }),
+      makeLimit: (options, name) => new HttpLimit(options, name, events, routeKeyOf),
     };
   }
 
@@ -123,39 +119,30 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       a.rejection = this.toResponse(err, req, a.context);
       return a;
     }
+    // Health and readiness probes are never limited or shed: an orchestrator must reach them.
+    if (o.exempt.has(req.path)) return a;
     const rl = o.rateLimit;
-    if (rl !== undefined) {
-      const key = o.rateLimitKey === undefined ? a.key : this.rlKeyOf(req);
-      const id = a.context.correlationId; // the request's context is not entered yet: pass its ID for the event
-      const d = rl.takeSync(key, 1, id);
-      if (d === undefined) return rl.take(key, 1, id).then((dd) => this.afterRateLimit(a, key, dd));
-      return this.afterRateLimit(a, key, d);
+    if (rl !== undefined && req.deferRateLimit !== true) {
+      a.limited = true;
+      const d = rl.take(req, a.context.correlationId);
+      if (d !== undefined) {
+        if (d instanceof Promise) return d.then((dd) => this.afterRateLimit(a, rl, dd));
+        return this.afterRateLimit(a, rl, d);
+      }
     }
     return this.acquire(a);
   }
 
   private afterRateLimit(
     a: HttpAdmission,
-    key: string,
+    rl: HttpLimit,
     d: RateLimitDecision,
   ): HttpAdmission | Promise<HttpAdmission> {
-    const f = this.rlFormat;
-    a.headers.push(
-      'RateLimit-Policy',
-      f.policy(d.limit, d.windowMs),
-      'RateLimit',
-      f.value(d.remaining, d.resetMs),
-    );
     if (!d.allowed) {
-      const err = new RateLimitedError({
-        message: `Rate limit of ${d.limit} per ${d.windowMs} ms exceeded for key "${key}".`,
-        policy: this.o.rateLimit?.name,
-        retryAfterMs: d.retryAfterMs ?? d.resetMs,
-        rateLimit: { limit: d.limit, remaining: d.remaining, resetMs: d.resetMs, windowMs: d.windowMs },
-      });
-      a.rejection = this.toResponse(err, a.req, a.context);
+      a.rejection = this.toResponse(rl.refusal(d), a.req, a.context);
       return a;
     }
+    rl.headers(a.headers, d);
     return this.acquire(a);
   }
 
@@ -219,6 +206,48 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const a = admission as HttpAdmission;
     const r = route as Route;
     if (getContext() !== a.context) return runWithContext(a.context, () => this.protect(a, r, handler));
+    // The route's own limit; else the app-wide one when admission left it to protect (deferRateLimit,
+    // or admitted here by protect itself); `false` opts the route out.
+    const limit = r.limit === false ? undefined : (r.limit ?? (a.limited ? undefined : this.o.rateLimit));
+    if (limit !== undefined && !this.o.exempt.has(a.req.path)) {
+      a.limited = true;
+      const d = limit.take(a.req, a.context.correlationId);
+      if (d instanceof Promise) return d.then((dd) => this.limited(a, r, limit, dd, handler));
+      if (d !== undefined) return this.limited(a, r, limit, d, handler);
+    }
+    return this.guarded(a, r, handler);
+  }
+
+  /** After a route-level rate-limit decision: refuse with a 429, or set its headers and go on. */
+  private limited<T>(
+    a: HttpAdmission,
+    r: Route,
+    limit: HttpLimit,
+    d: RateLimitDecision,
+    handler: (signal: AbortSignal) => Promise<T> | T,
+  ): Promise<T> {
+    if (!d.allowed) return Promise.reject(limit.refusal(d));
+    const pairs: string[] = [];
+    limit.headers(pairs, d);
+    const req = a.req;
+    if (req.setHeader !== undefined) {
+      for (let i = 0; i < pairs.length; i += 2) {
+        try {
+          req.setHeader(pairs[i] as string, pairs[i + 1] as string);
+        } catch {
+          // Headers already sent: nothing to add them to.
+        }
+      }
+    }
+    return this.guarded(a, r, handler);
+  }
+
+  /** The route timeout and policy around the handler. */
+  private guarded<T>(
+    a: HttpAdmission,
+    r: Route,
+    handler: (signal: AbortSignal) => Promise<T> | T,
+  ): Promise<T> {
     let policy: Policy | undefined;
     try {
       policy = r.policy();
@@ -277,11 +306,10 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     };
     headers[o.correlationHeader] = correlationId;
     if (body.retryAfter !== undefined) headers['Retry-After'] = String(body.retryAfter);
-    const state = isBulwarkError(error) ? (error as { rateLimit?: RateLimitState }).rateLimit : undefined;
-    if (state !== undefined) {
-      headers['RateLimit-Policy'] = this.rlFormat.policy(state.limit, state.windowMs);
-      headers.RateLimit = this.rlFormat.value(state.remaining, state.resetMs);
-    }
+    // A refusal by one of the engine's limits carries its RateLimit headers (t equal to Retry-After).
+    const rl = isBulwarkError(error) ? refusalHeaders(error) : undefined;
+    if (rl !== undefined)
+      for (let i = 0; i < rl.length; i += 2) headers[rl[i] as string] = rl[i + 1] as string;
     if (body.code === HTTP_ERROR_CODE) copyErrorHeaders(error, headers);
     if (ctx !== undefined && ctx.degraded.length > 0) headers[o.degradedHeader] = degradedValue(ctx.degraded);
     if (isReportable(error, body.status)) {
@@ -307,23 +335,6 @@ export class HttpEngine implements HttpEngineLike, Closeable {
 /** The default key: the route pattern when the adapter knows one, else one engine-wide key (never the raw path). */
 function routeKeyOf(req: InboundRequest): string {
   return defaultKey(req.routeKey);
-}
-
-/**
- * Wraps a user key function: its result is bounded, and a non-string result or a throw falls back to
- * the route key, so a buggy key function still limits (by route) instead of failing every request.
- */
-function boundedKey(fn: (req: InboundRequest) => string): (req: InboundRequest) => string {
-  return (req) => {
-    let k: unknown;
-    try {
-      k = fn(req);
-    } catch {
-      return routeKeyOf(req);
-    }
-    if (typeof k !== 'string') return routeKeyOf(req);
-    return defaultKey(k);
-  };
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/;

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { type InvalidConfigError, isInvalidConfigError } from '../errors/bulwark-error.js';
 import { EventStream } from '../telemetry/events.js';
 import { DEFAULT_CORRELATION_ACCEPT, resolveHttpOptions } from './options.js';
 import type { HttpEngineOptions } from './types.js';
-
-const bad = (o: unknown) => () => resolveHttpOptions(o as HttpEngineOptions);
 
 describe('resolveHttpOptions', () => {
   const env = process.env.NODE_ENV;
@@ -67,46 +66,90 @@ describe('resolveHttpOptions', () => {
       rateLimit: { limit: 5, key, name: 'api' },
       bulkhead: { maxConcurrent: 2, key },
     });
-    expect(r.rateLimit?.takeSync('x')?.limit).toBe(5);
-    expect(r.rateLimitName).toBe('api');
-    expect(r.rateLimitKey).toBe(key);
+    expect(r.rateLimit?.name).toBe('api');
+    expect(r.rateLimit?.policy.takeSync('x')?.limit).toBe(5);
     expect(r.bulkhead?.stats('x').maxConcurrent).toBe(2);
     expect(r.bulkheadKey).toBe(key);
     expect(resolveHttpOptions({ rateLimit: false, bulkhead: false }).bulkhead).toBeUndefined();
+    expect([...resolveHttpOptions({}).exempt]).toEqual(['/livez', '/readyz', '/health']);
   });
 
   it.each([
-    ['options', 'nope', /`http.\(options\)`.*"nope"/],
-    ['correlation', { correlation: 'x' }, /`http.correlation` to be an object; got "x"/],
+    ['options', 'nope', 'http', '"nope"'],
+    ['correlation', { correlation: 'x' }, 'http.correlation', '"x"'],
     [
       'correlation.header',
       { correlation: { header: 'bad header' } },
-      /`http.correlation.header`.*"bad header"/,
+      'http.correlation.header',
+      '"bad header"',
     ],
-    ['correlation.header (CRLF)', { correlation: { header: 'x\r\ny' } }, /`http.correlation.header`/],
-    ['correlation.accept', { correlation: { accept: 'x-id' } }, /`http.correlation.accept`.*"x-id"/],
-    ['correlation.accept[1]', { correlation: { accept: ['ok', 5] } }, /`http.correlation.accept\[1\]`.*5/],
-    ['deadline.max', { deadline: { max: 'soon' } }, /`http.deadline.max`.*"soon"/],
-    ['deadline.max zero', { deadline: { max: 0 } }, /`http.deadline.max`.*positive.*0/],
-    ['deadline.default zero', { deadline: { default: '0ms' } }, /`http.deadline.default`.*"0ms"/],
-    ['rateLimit', { rateLimit: 3 }, /`http.rateLimit` to be an object; got 3/],
-    ['rateLimit.limit', { rateLimit: { limit: 0 } }, /`http.rateLimit`.*`limit`.*0/],
-    ['rateLimit.key', { rateLimit: { limit: 1, key: 'ip' } }, /`http.rateLimit.key`.*"ip"/],
-    ['rateLimit.name', { rateLimit: { limit: 1, name: 'é' } }, /`http.rateLimit.name`/],
+    ['correlation.header (CRLF)', { correlation: { header: 'x\r\ny' } }, 'http.correlation.header', 'x'],
+    ['correlation.accept', { correlation: { accept: 'x-id' } }, 'http.correlation.accept', '"x-id"'],
+    ['correlation.accept[1]', { correlation: { accept: ['ok', 5] } }, 'http.correlation.accept[1]', '5'],
+    ['deadline.max', { deadline: { max: 'soon' } }, 'http.deadline.max', '"soon"'],
+    ['deadline.max zero', { deadline: { max: 0 } }, 'http.deadline.max', '0'],
+    ['deadline.default zero', { deadline: { default: '0ms' } }, 'http.deadline.default', '"0ms"'],
+    ['deadline.max past the timer maximum', { deadline: { max: '900h' } }, 'http.deadline.max', '"900h"'],
+    ['rateLimit', { rateLimit: 3 }, 'http.rateLimit', '3'],
+    ['rateLimit.limit', { rateLimit: { limit: 0 } }, 'http.rateLimit.limit', '0'],
+    ['rateLimit.key', { rateLimit: { limit: 1, key: 'ipv4' } }, 'http.rateLimit.key', '"ipv4"'],
+    ['rateLimit.name', { rateLimit: { limit: 1, name: 'é' } }, 'http.rateLimit.name', '"é"'],
     [
-      'bulkhead.maxConcurrent',
-      { bulkhead: { maxConcurrent: -1 } },
-      /`http.bulkhead.maxConcurrent`: expected a positive integer, got -1/,
+      'rateLimit.headers',
+      { rateLimit: { limit: 1, headers: 'draft-7' } },
+      'http.rateLimit.headers',
+      '"draft-7"',
     ],
-    ['production', { production: 'yes' }, /`http.production` to be a boolean; got "yes"/],
-    ['problemTypeBase', { problemTypeBase: 42 }, /`http.problemTypeBase`.*42/],
-    ['degradedHeader', { degradedHeader: '' }, /`http.degradedHeader`.*""/],
-    ['traceResponse', { traceResponse: 1 }, /`http.traceResponse`.*1/],
-    ['resolvePolicy', { resolvePolicy: {} }, /`http.resolvePolicy`.*\{\}/],
-    ['events', { events: {} }, /`http.events` to be an EventStream/],
-  ])('rejects a bad %s with a TypeError naming key and value', (_n, o, msg) => {
-    expect(bad(o)).toThrow(TypeError);
-    expect(bad(o)).toThrow(msg);
+    [
+      'rateLimit.ipv6Subnet',
+      { rateLimit: { limit: 1, ipv6Subnet: 200 } },
+      'http.rateLimit.ipv6Subnet',
+      '200',
+    ],
+    ['bulkhead.maxConcurrent', { bulkhead: { maxConcurrent: -1 } }, 'http.bulkhead.maxConcurrent', '-1'],
+    ['exempt', { exempt: ['health'] }, 'http.exempt[0]', '"health"'],
+    ['production', { production: 'yes' }, 'http.production', '"yes"'],
+    ['problemTypeBase (not a string)', { problemTypeBase: 42 }, 'http.problemTypeBase', '42'],
+    [
+      'problemTypeBase (not absolute)',
+      { problemTypeBase: 'my problems/' },
+      'http.problemTypeBase',
+      '"my problems/"',
+    ],
+    ['degradedHeader', { degradedHeader: '' }, 'http.degradedHeader', '""'],
+    ['traceResponse', { traceResponse: 1 }, 'http.traceResponse', '1'],
+    ['onError', { onError: 'log' }, 'http.onError', '"log"'],
+    ['resolvePolicy', { resolvePolicy: {} }, 'http.resolvePolicy', '{}'],
+    ['events', { events: {} }, 'http.events', '{}'],
+  ])('rejects a bad %s with an InvalidConfigError naming the key and the value', (_n, o, path, received) => {
+    let err: unknown;
+    try {
+      resolveHttpOptions(o as HttpEngineOptions);
+    } catch (e) {
+      err = e;
+    }
+    expect(isInvalidConfigError(err)).toBe(true);
+    const issue = (err as InvalidConfigError).issues.find((i) => i.path === path);
+    expect(issue, JSON.stringify((err as InvalidConfigError).issues)).toBeDefined();
+    expect(issue?.received).toContain(received);
+  });
+
+  it('collects every problem at once', () => {
+    try {
+      resolveHttpOptions({ production: 'yes', traceResponse: 1 } as never);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as InvalidConfigError).issues.map((i) => i.path)).toEqual([
+        'http.production',
+        'http.traceResponse',
+      ]);
+    }
+  });
+
+  it('accepts an absolute problemTypeBase', () => {
+    expect(resolveHttpOptions({ problemTypeBase: 'https://errors.example.com/' }).problemTypeBase).toBe(
+      'https://errors.example.com/',
+    );
   });
 
   it('accepts an EventStream', () => {

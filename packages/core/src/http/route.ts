@@ -5,7 +5,9 @@
 import { BulwarkError, isBulwarkError } from '../errors/bulwark-error.js';
 import type { TimeoutPolicy } from '../policies/timeout.js';
 import type { Policy } from '../types.js';
+import { Issues, throwIfIssues } from '../util/checks.js';
 import { parseDuration } from '../util/duration.js';
+import { checkHttpRateLimitOptions, type HttpLimit, type HttpRateLimitOptions } from './limits.js';
 import type { InboundRequest, ProtectedRoute, RouteProtection } from './types.js';
 
 /** setTimeout's largest delay. */
@@ -17,6 +19,8 @@ export interface RouteEnv {
   readonly resolvePolicy: ((name: string) => Policy) | undefined;
   /** Makes the route timeout policy. */
   readonly makeTimeout: (ms: number) => TimeoutPolicy;
+  /** Makes a route's own rate limit from validated options. */
+  readonly makeLimit: (options: HttpRateLimitOptions, name: string) => HttpLimit;
 }
 
 /** Route protection after validation (see {@link RouteEnv}). */
@@ -25,6 +29,8 @@ export class Route implements ProtectedRoute {
   readonly policyName: string | undefined;
   /** The route timeout, outermost. */
   readonly timeout: TimeoutPolicy | undefined;
+  /** The route's own rate limit, `false` to opt out of the app-wide one, undefined for the app-wide one. */
+  readonly limit: HttpLimit | false | undefined;
   /** Key of the request's answer for stale-if-error. */
   readonly cacheKey: ((req: InboundRequest | undefined) => string | undefined) | undefined;
   private readonly instance: Policy | undefined;
@@ -43,6 +49,14 @@ export class Route implements ProtectedRoute {
       );
     }
     this.cacheKey = cacheKey;
+    const rl = protection.rateLimit;
+    if (rl === undefined || rl === false) this.limit = rl;
+    else {
+      const issues = new Issues();
+      checkHttpRateLimitOptions(rl, 'protection.rateLimit', issues);
+      throwIfIssues(issues);
+      this.limit = env.makeLimit(rl, 'route');
+    }
     this.timeout =
       protection.timeout === undefined ? undefined : env.makeTimeout(routeTimeoutMs(protection.timeout));
     if (policy === undefined || typeof policy !== 'string') {

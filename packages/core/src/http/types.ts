@@ -7,10 +7,10 @@ import type { RequestContext } from '../context/context.js';
 import type { IncomingHeaders } from '../context/headers.js';
 import type { ProblemDetails } from '../errors/problem-details.js';
 import type { BulkheadOptions } from '../policies/bulkhead.js';
-import type { RateLimitOptions } from '../policies/rate-limit.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import type { Duration } from '../util/duration.js';
+import type { HttpRateLimitOptions } from './limits.js';
 import type { ErrorReport, ErrorReporter } from './report.js';
 
 export type { IncomingHeaders };
@@ -48,6 +48,12 @@ export interface InboundRequest {
    * not configured (Koa emits it on the app's `error` event). Called as a method of this object.
    */
   reportError?(error: unknown, report: ErrorReport): void;
+  /**
+   * True when the adapter admits before routing but will call `protect` for every route (NestJS):
+   * the app-wide rate limit is then taken in `protect`, where a route's `rateLimit` can replace it
+   * or opt out of it (`@RateLimit()` / `@SkipRateLimit()`).
+   */
+  readonly deferRateLimit?: boolean;
 }
 
 export type { ProblemDetails, ProblemErrorEntry } from '../errors/problem-details.js';
@@ -88,6 +94,14 @@ export interface RouteProtection {
    * or tenant unless the answer is the same for everyone.
    */
   cacheKey?: (req: InboundRequest | undefined) => string | undefined;
+  /**
+   * This route's own rate limit (its own buckets; keyed by client IP unless `key` says otherwise),
+   * or `false` to leave the route out of the app-wide `http.rateLimit`. Both act fully when the
+   * app-wide limit is taken in `protect` (a request admitted with `deferRateLimit`, or by a
+   * `protect` used without app-level middleware); after app-level admission the app-wide token is
+   * already taken, so `false` cannot give it back and a route limit applies on top of it.
+   */
+  rateLimit?: HttpRateLimitOptions | false;
 }
 
 /**
@@ -129,10 +143,17 @@ export interface HttpEngineOptions {
   correlation?: { header?: string; accept?: string[]; generate?: () => string };
   /** Inbound deadline header carrying the remaining budget in ms (default `x-deadline-ms`), the largest accepted (default none), and a default when absent (default none). */
   deadline?: { header?: string; max?: Duration; default?: Duration };
-  /** Per-key rate limit applied before the handler; `key` defaults to the route key. */
-  rateLimit?: false | (RateLimitOptions & { key?: (req: InboundRequest) => string });
+  /**
+   * Rate limit applied at admission, one bucket per client by default (`key: 'ip'`: the address
+   * the adapter passes, honouring the framework's trust-proxy setting; IPv6 grouped by /56), with
+   * RateLimit headers (`headers`: `'draft-8'` default, `'draft-6'`, `false`), `skip(req)`, and the
+   * paths in `exempt` left out.
+   */
+  rateLimit?: false | HttpRateLimitOptions;
   /** Per-key bulkhead applied before the handler; `key` defaults to the route key. */
   bulkhead?: false | (BulkheadOptions & { key?: (req: InboundRequest) => string });
+  /** Paths (exact) exempt from the rate limit and the bulkhead: health and readiness probes. Default `['/livez', '/readyz', '/health']`. */
+  exempt?: string[];
   /** Hide messages and stacks of unknown errors. Default: true unless `NODE_ENV` is `development` or `test` (unset means production). */
   production?: boolean;
   /** Prefix of problem `type` URIs. Default `tag:bulwark,2026:problems/` (an absolute URI). */

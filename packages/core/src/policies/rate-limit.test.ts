@@ -27,6 +27,7 @@ describe('rateLimit (token bucket)', () => {
       resetMs: 3000,
       windowMs: 3000,
       retryAfterMs: 1000,
+      nextMs: 1000,
     });
     vi.advanceTimersByTime(999);
     expect(rl.takeSync('k')?.allowed).toBe(false);
@@ -111,12 +112,13 @@ describe('rateLimit (token bucket)', () => {
   });
 
   it('validates options with errors naming the option and does not mutate them', () => {
-    expect(() => rateLimit({ limit: 0 })).toThrow(/`limit`.*positive integer.*0/);
-    expect(() => rateLimit({} as never)).toThrow(/`limit`/);
-    expect(() => rateLimit({ limit: 1, interval: 'often' as never })).toThrow(/`interval`.*"often"/);
-    expect(() => rateLimit({ limit: 1, interval: 0 })).toThrow(/`interval`.*greater than 0/);
-    expect(() => rateLimit({ limit: 1, maxKeys: 1.5 })).toThrow(/`maxKeys`/);
-    expect(() => rateLimit({ limit: 1, store: {} as never })).toThrow(/`store`/);
+    expect(() => rateLimit({ limit: 0 })).toThrow(/rateLimit\.limit: expected a positive integer, got 0/);
+    expect(() => rateLimit({} as never)).toThrow(/rateLimit\.limit/);
+    expect(() => rateLimit({ limit: 1, interval: 'often' as never })).toThrow(/rateLimit\.interval.*"often"/);
+    expect(() => rateLimit({ limit: 1, interval: 0 })).toThrow(/rateLimit\.interval.*got 0/);
+    expect(() => rateLimit({ limit: 1, interval: '900h' })).toThrow(/rateLimit\.interval.*"900h"/);
+    expect(() => rateLimit({ limit: 1, maxKeys: 1.5 })).toThrow(/rateLimit\.maxKeys/);
+    expect(() => rateLimit({ limit: 1, store: {} as never })).toThrow(/rateLimit\.store/);
     const options = Object.freeze({ limit: 2 });
     rateLimit(options);
     expect(options).toEqual({ limit: 2 });
@@ -145,6 +147,7 @@ describe('rateLimit (shared store, fixed window)', () => {
       resetMs: 750,
       windowMs: 1000,
       retryAfterMs: undefined,
+      nextMs: 750,
     });
     await b.take('k');
     expect(await a.take('k')).toMatchObject({ allowed: true, remaining: 0 });
@@ -155,9 +158,10 @@ describe('rateLimit (shared store, fixed window)', () => {
   });
 
   it('falls back to the local bucket when the store fails', async () => {
-    const store = {
+    // A real store whose increment fails (the rest of the interface as MemoryStore has it).
+    const store = Object.assign(Object.create(new MemoryStore()) as Store, {
       increment: vi.fn(async () => Promise.reject(new Error('redis down'))),
-    } as unknown as Store;
+    });
     const rl = rateLimit({ limit: 1, store });
     expect((await rl.take('k')).allowed).toBe(true);
     expect((await rl.take('k')).allowed).toBe(false);
@@ -166,11 +170,32 @@ describe('rateLimit (shared store, fixed window)', () => {
 });
 
 describe('rateLimitHeaders / retryAfterSeconds', () => {
-  it('renders the draft-09 structured-field headers', () => {
-    expect(rateLimitHeaders({ limit: 100, remaining: 42, resetMs: 29_001, windowMs: 60_000 })).toEqual({
+  it('renders the draft-8 structured-field headers, t being the time until one more request is allowed', () => {
+    expect(
+      rateLimitHeaders({ limit: 100, remaining: 42, resetMs: 29_001, windowMs: 60_000, nextMs: 0 }),
+    ).toEqual({
       'RateLimit-Policy': '"default";q=100;w=60',
-      RateLimit: '"default";r=42;t=30',
+      RateLimit: '"default";r=42;t=0',
     });
+    expect(
+      rateLimitHeaders({ limit: 100, remaining: 0, resetMs: 60_000, windowMs: 60_000, nextMs: 599 }),
+    ).toEqual({
+      'RateLimit-Policy': '"default";q=100;w=60',
+      RateLimit: '"default";r=0;t=1',
+    });
+    expect(
+      rateLimitHeaders(
+        { limit: 100, remaining: 7, resetMs: 1, windowMs: 60_000, nextMs: 0 },
+        'api',
+        'draft-6',
+      ),
+    ).toEqual({
+      'RateLimit-Policy': '100;w=60',
+      'RateLimit-Limit': '100',
+      'RateLimit-Remaining': '7',
+      'RateLimit-Reset': '0',
+    });
+    expect(rateLimitHeaders({ limit: 1, remaining: 0, resetMs: 0, windowMs: 1 }, 'api', false)).toEqual({});
     expect(rateLimitHeaders({ limit: 5, remaining: -1, resetMs: 0, windowMs: 500 }, 'per "ip"')).toEqual({
       'RateLimit-Policy': '"per \\"ip\\"";q=5;w=1',
       RateLimit: '"per \\"ip\\"";r=0;t=0',
@@ -178,6 +203,21 @@ describe('rateLimitHeaders / retryAfterSeconds', () => {
     expect(() => rateLimitHeaders({ limit: 1, remaining: 0, resetMs: 0, windowMs: 1 }, 'é')).toThrow(
       /`policyName`/,
     );
+  });
+
+  it('t is the time to the next token with the bucket, and the time to the reset with a store', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const bucket = rateLimit({ limit: 10, interval: '10s' });
+      expect(bucket.takeSync('k')?.nextMs).toBe(0); // nine left: one more is allowed now
+      for (let i = 0; i < 9; i++) bucket.takeSync('k');
+      expect(bucket.takeSync('k')).toMatchObject({ allowed: false, nextMs: 1000, retryAfterMs: 1000 });
+      const window = rateLimit({ limit: 10, interval: '10s', store: new MemoryStore() });
+      vi.setSystemTime(1_004_000);
+      expect(await window.take('k')).toMatchObject({ allowed: true, nextMs: 6000, resetMs: 6000 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('rounds Retry-After up to whole seconds, at least 1', () => {

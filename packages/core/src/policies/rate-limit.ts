@@ -9,13 +9,22 @@
  * window boundary, and refused calls count too. If the store fails, the local bucket decides
  * (fail open to a per-replica limit rather than failing every request).
  */
+import { LRUCache } from 'lru-cache';
 import { getContext } from '../context/context.js';
 import { RateLimitedError } from '../errors/bulwark-error.js';
 import type { Store } from '../stores/store.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
 import type { CommonPolicyOptions, ExecuteOptions, Operation, Policy, RateLimitState } from '../types.js';
-import { BoundedMap } from '../util/bounded-map.js';
-import { type Duration, toMs } from '../util/duration.js';
+import {
+  commonFields,
+  Issues,
+  positiveDuration,
+  positiveInt,
+  shape,
+  store as storeCheck,
+  throwIfIssues,
+} from '../util/checks.js';
+import { type Duration, parseDuration } from '../util/duration.js';
 import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
 
 /** Token-bucket rate limit options. */
@@ -24,10 +33,54 @@ export interface RateLimitOptions extends CommonPolicyOptions {
   limit: number;
   /** Refill interval. Default 1s. */
   interval?: Duration;
-  /** Buckets kept at most (LRU). Default 10000. */
+  /** Buckets kept at most (least recently used evicted). Default 10000. */
   maxKeys?: number;
   /** Shares counters with other replicas. */
   store?: Store;
+}
+
+/** Rate-limit options after {@link resolveRateLimitOptions}. */
+export interface ResolvedRateLimitOptions {
+  readonly name: string;
+  readonly events: EventStream;
+  readonly limit: number;
+  readonly intervalMs: number;
+  readonly maxKeys: number;
+  readonly store: Store | undefined;
+}
+
+/** The fields of {@link RateLimitOptions}, for sections that extend them (the HTTP engine's). */
+export const rateLimitFields = {
+  limit: positiveInt,
+  interval: positiveDuration,
+  maxKeys: positiveInt,
+  store: storeCheck,
+  ...commonFields,
+};
+
+const rateLimitShape = shape(rateLimitFields, {
+  required: ['limit'],
+  expected: 'rate-limit options { limit, interval }',
+});
+
+/** Records every problem of rate-limit options at `path` (the registry calls this per section). */
+export function checkRateLimitOptions(input: unknown, path: string, issues: Issues): void {
+  rateLimitShape(input, path, issues);
+}
+
+/** Validates and defaults rate-limit options once; throws one InvalidConfigError listing every problem. */
+export function resolveRateLimitOptions(input: RateLimitOptions): ResolvedRateLimitOptions {
+  const issues = new Issues();
+  checkRateLimitOptions(input, 'rateLimit', issues);
+  throwIfIssues(issues);
+  return Object.freeze({
+    name: input.name ?? 'rate-limit',
+    events: input.events ?? defaultEvents,
+    limit: input.limit,
+    intervalMs: input.interval === undefined ? 1000 : (parseDuration(input.interval) as number),
+    maxKeys: input.maxKeys ?? 10_000,
+    store: input.store,
+  });
 }
 
 /** The outcome of one rate-limit check. */
@@ -36,6 +89,12 @@ export interface RateLimitDecision extends RateLimitState {
   allowed: boolean;
   /** When refused: ms until the call would be allowed. */
   retryAfterMs?: number;
+  /**
+   * Ms until at least one more call is allowed (the RateLimit header's `t`): with the token
+   * bucket 0 while a token is left, else the time to the next token; with a store's fixed window,
+   * the time to the window's reset.
+   */
+  nextMs: number;
 }
 
 /** A keyed rate-limit policy. */
@@ -62,38 +121,17 @@ class RateLimiter implements RateLimitPolicy {
   private readonly intervalMs: number;
   private readonly events: EventStream;
   private readonly store: Store | undefined;
-  private readonly buckets: BoundedMap<string, Bucket>;
+  // Bounded: a client rotating keys (IPv6 addresses) evicts the least recently used buckets, O(1).
+  private readonly buckets: LRUCache<string, Bucket>;
 
   constructor(options: RateLimitOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`Expected rate limit \`options\` to be an object; got ${JSON.stringify(options)}.`);
-    }
-    const { limit, maxKeys = 10_000, name = 'rate-limit', store } = options;
-    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-      throw new TypeError(`Expected \`limit\` to be a positive integer; got ${JSON.stringify(limit)}.`);
-    }
-    if (typeof maxKeys !== 'number' || !Number.isInteger(maxKeys) || maxKeys < 1) {
-      throw new TypeError(`Expected \`maxKeys\` to be a positive integer; got ${JSON.stringify(maxKeys)}.`);
-    }
-    if (typeof name !== 'string')
-      throw new TypeError(`Expected \`name\` to be a string; got ${JSON.stringify(name)}.`);
-    if (
-      store !== undefined &&
-      (typeof store !== 'object' || store === null || typeof store.increment !== 'function')
-    ) {
-      throw new TypeError('Expected `store` to be a Store (with an `increment` method).');
-    }
-    const intervalMs = options.interval === undefined ? 1000 : toMs(options.interval, 'interval');
-    if (intervalMs <= 0)
-      throw new TypeError(
-        `Expected \`interval\` to be greater than 0; got ${JSON.stringify(options.interval)}.`,
-      );
-    this.name = name;
-    this.limit = limit;
-    this.intervalMs = intervalMs;
-    this.events = options.events ?? defaultEvents;
-    this.store = store;
-    this.buckets = new BoundedMap(maxKeys);
+    const o = resolveRateLimitOptions(options);
+    this.name = o.name;
+    this.limit = o.limit;
+    this.intervalMs = o.intervalMs;
+    this.events = o.events;
+    this.store = o.store;
+    this.buckets = new LRUCache({ max: o.maxKeys });
   }
 
   async execute<T>(fn: Operation<T>, options: ExecuteOptions = {}): Promise<T> {
@@ -103,8 +141,9 @@ class RateLimiter implements RateLimitPolicy {
     const decision = this.takeSync(key) ?? (await this.take(key));
     if (!decision.allowed) {
       const { limit, remaining, resetMs, windowMs } = decision;
+      // Never the key itself: it may be a client address, an API key or a tenant.
       throw new RateLimitedError({
-        message: `Rate limit of ${limit} per ${windowMs} ms exceeded for key "${key}".`,
+        message: `Rate limit of ${limit} per ${windowMs} ms exceeded for this key.`,
         policy: this.name,
         retryAfterMs: decision.retryAfterMs,
         rateLimit: { limit, remaining, resetMs, windowMs },
@@ -140,6 +179,7 @@ class RateLimiter implements RateLimitPolicy {
       resetMs,
       windowMs: this.intervalMs,
       retryAfterMs: allowed ? undefined : Math.max(1, resetMs),
+      nextMs: Math.max(allowed ? 0 : 1, resetMs),
     });
   }
 
@@ -163,6 +203,9 @@ class RateLimiter implements RateLimitPolicy {
     const allowed = b.tokens + EPSILON >= cost;
     if (allowed) b.tokens = Math.max(0, b.tokens - cost);
     const missing = limit - b.tokens;
+    // Time to the next whole token: 0 while one is left.
+    const nextMs =
+      b.tokens + EPSILON >= 1 ? 0 : Math.max(1, Math.ceil(((1 - b.tokens) * intervalMs) / limit));
     return this.decide(key, correlationId, {
       allowed,
       limit,
@@ -170,6 +213,7 @@ class RateLimiter implements RateLimitPolicy {
       resetMs: missing <= EPSILON ? 0 : Math.ceil((missing * intervalMs) / limit),
       windowMs: intervalMs,
       retryAfterMs: allowed ? undefined : Math.max(1, Math.ceil(((cost - b.tokens) * intervalMs) / limit)),
+      nextMs,
     });
   }
 
@@ -210,58 +254,93 @@ export function rateLimit(options: RateLimitOptions): RateLimitPolicy {
 // RFC 8941 sf-string: printable ASCII; `"` and `\` are escaped.
 const SF_STRING = /^[\x20-\x7e]*$/;
 
+/**
+ * Which RateLimit header fields to send: `'draft-8'` (the IETF draft's structured `RateLimit` and
+ * `RateLimit-Policy`, draft-ietf-httpapi-ratelimit-headers-08 and later), `'draft-6'` (the older
+ * `RateLimit-Limit` / `-Remaining` / `-Reset` plus `RateLimit-Policy`, as express-rate-limit
+ * offers), or `false` (none).
+ */
+export type RateLimitHeaderMode = 'draft-8' | 'draft-6' | false;
+
 /** Formats the RateLimit headers of one policy name; validated and built once, then per call only concatenation. */
 export interface RateLimitHeaderFormat {
-  /** `RateLimit-Policy` value for a limit and window. */
-  policy(limit: number, windowMs: number): string;
-  /** `RateLimit` value for the remaining quota and the time to a full reset. */
-  value(remaining: number, resetMs: number): string;
+  /** Appends the header fields as flat name/value pairs; `t` is in seconds (time until one more request is allowed). */
+  write(into: string[], limit: number, windowMs: number, remaining: number, t: number): void;
 }
 
 /**
  * A {@link RateLimitHeaderFormat} for `policyName` (RFC 8941 sf-string; a TypeError when not printable ASCII).
  * @example
- * const f = rateLimitHeaderFormat('api');
- * f.value(42, 30_000); // '"api";r=42;t=30'
+ * const pairs: string[] = [];
+ * rateLimitHeaderFormat('api').write(pairs, 100, 60_000, 42, 0);
+ * // ['RateLimit-Policy', '"api";q=100;w=60', 'RateLimit', '"api";r=42;t=0']
  */
-export function rateLimitHeaderFormat(policyName = 'default'): RateLimitHeaderFormat {
+export function rateLimitHeaderFormat(
+  policyName = 'default',
+  mode: RateLimitHeaderMode = 'draft-8',
+): RateLimitHeaderFormat {
   if (!SF_STRING.test(policyName)) {
     throw new TypeError(`Expected \`policyName\` to be printable ASCII; got ${JSON.stringify(policyName)}.`);
   }
+  if (mode === false) return { write() {} };
   const id = `"${policyName.replace(/[\\"]/g, '\\$&')}"`;
   const rPrefix = `${id};r=`;
-  const qPrefix = `${id};q=`;
+  const draft8 = mode === 'draft-8';
+  const qPrefix = draft8 ? `${id};q=` : '';
   // The policy string rarely changes (same limit and window on every call): keep the last one.
   let lastLimit = Number.NaN;
   let lastWindowMs = Number.NaN;
   let lastPolicy = '';
+  let lastLimitText = '';
   return {
-    policy(limit, windowMs) {
+    write(into, limit, windowMs, remaining, t) {
       if (limit !== lastLimit || windowMs !== lastWindowMs) {
         lastPolicy = `${qPrefix}${limit};w=${Math.max(1, Math.ceil(windowMs / 1000))}`;
+        lastLimitText = String(limit);
         lastLimit = limit;
         lastWindowMs = windowMs;
       }
-      return lastPolicy;
-    },
-    value(remaining, resetMs) {
-      return `${rPrefix}${Math.max(0, Math.floor(remaining))};t=${Math.max(0, Math.ceil(resetMs / 1000))}`;
+      const r = Math.max(0, Math.floor(remaining));
+      const secs = Math.max(0, Math.ceil(t));
+      if (draft8) into.push('RateLimit-Policy', lastPolicy, 'RateLimit', `${rPrefix}${r};t=${secs}`);
+      else
+        into.push(
+          'RateLimit-Policy',
+          lastPolicy,
+          'RateLimit-Limit',
+          lastLimitText,
+          'RateLimit-Remaining',
+          String(r),
+          'RateLimit-Reset',
+          String(secs),
+        );
     },
   };
 }
 
 /**
- * The IETF RateLimit headers (draft-ietf-httpapi-ratelimit-headers-09+, structured fields).
+ * The RateLimit headers of one decision (draft-8 by default); `t` is the time until at least one
+ * more request is allowed (`nextMs`, else `resetMs`).
  * @example
- * rateLimitHeaders({ limit: 100, remaining: 42, resetMs: 30_000, windowMs: 60_000 });
- * // { 'RateLimit-Policy': '"default";q=100;w=60', RateLimit: '"default";r=42;t=30' }
+ * rateLimitHeaders({ limit: 100, remaining: 42, resetMs: 30_000, windowMs: 60_000, nextMs: 0 });
+ * // { 'RateLimit-Policy': '"default";q=100;w=60', RateLimit: '"default";r=42;t=0' }
  */
-export function rateLimitHeaders(state: RateLimitState, policyName = 'default'): Record<string, string> {
-  const f = rateLimitHeaderFormat(policyName);
-  return {
-    'RateLimit-Policy': f.policy(state.limit, state.windowMs),
-    RateLimit: f.value(state.remaining, state.resetMs),
-  };
+export function rateLimitHeaders(
+  state: RateLimitState & { nextMs?: number },
+  policyName = 'default',
+  mode: RateLimitHeaderMode = 'draft-8',
+): Record<string, string> {
+  const pairs: string[] = [];
+  rateLimitHeaderFormat(policyName, mode).write(
+    pairs,
+    state.limit,
+    state.windowMs,
+    state.remaining,
+    (state.nextMs ?? state.resetMs) / 1000,
+  );
+  const out: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) out[pairs[i] as string] = pairs[i + 1] as string;
+  return out;
 }
 
 /** `Retry-After` delay-seconds for `ms`: rounded up, at least 1. */

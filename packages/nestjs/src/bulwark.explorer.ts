@@ -29,7 +29,7 @@ export class BulwarkExplorer {
   explore(): void {
     const problems: string[] = [];
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
-      const instance: unknown = wrapper.instance;
+      const instance = wrapper.instance as Record<string, unknown> | null | undefined;
       // Request-scoped and transient instances are created per request/consumer: not wrapped.
       if (typeof instance !== 'object' || instance === null || !wrapper.isDependencyTreeStatic()) continue;
       if (this.wrapped.has(instance)) continue;
@@ -38,29 +38,37 @@ export class BulwarkExplorer {
       for (const method of this.scanner.getAllMethodNames(proto)) {
         const layers: PolicyLayer[] | undefined = Reflect.getMetadata(BULWARK_LAYERS, proto, method);
         if (!layers) continue;
+        const label = `${instance.constructor.name}.${method}`;
         try {
-          this.wrap(instance as Record<string, unknown>, method, layers);
+          this.wrap(instance, method, label, layers);
         } catch (e) {
-          for (const line of describe(e)) problems.push(`${instance.constructor.name}.${method}: ${line}`);
+          const lines = e instanceof InvalidConfigError ? e.issues.map(issueLine) : [(e as Error).message];
+          for (const line of lines) problems.push(`${label}: ${line}`);
         }
       }
     }
-    if (problems.length > 0) {
+    if (problems.length > 0)
       throw new Error(`Bulwark: invalid resilience decorators:\n  - ${problems.join('\n  - ')}`);
-    }
   }
 
-  private wrap(instance: Record<string, unknown>, method: string, layers: PolicyLayer[]): void {
+  private wrap(
+    instance: Record<string, unknown>,
+    method: string,
+    label: string,
+    layers: PolicyLayer[],
+  ): void {
     const original = instance[method] as AnyFn;
-    const proto = Object.getPrototypeOf(instance) as object;
-    const returnsPromise = returnKind(proto, method, original);
+    const returnsPromise = returnKind(Object.getPrototypeOf(instance), method, original);
     const { config, ref } = toConfig(layers);
     for (const l of layers) if (l.kind === 'fallback') checkFallback(l.handler, instance, original);
     const named = ref && this.reference(ref);
-    const label = `${instance.constructor.name}.${method}`;
+    // Defining the same config again is idempotent; a conflicting one throws (core decides).
     const own = Object.keys(config).length > 0 && this.bulwark.define(label, config);
-    const policy = own && named ? pipeline(own, named) : ((own || named) as Policy);
-    const wrapper = resilient(policy, original, returnsPromise);
+    const wrapper = resilient(
+      own && named ? pipeline(own, named) : ((own || named) as Policy),
+      original,
+      returnsPromise,
+    );
     // Nest reads route metadata (@HttpCode, @Header, @SetMetadata...) from the handler it calls.
     for (const key of Reflect.getOwnMetadataKeys(original)) {
       Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, original), wrapper);
@@ -70,38 +78,31 @@ export class BulwarkExplorer {
   }
 
   private reference(ref: Reference): Policy {
-    // Defining the same config again is idempotent; a conflicting one throws (core decides).
     if (ref.config) return this.bulwark.define(ref.name, ref.config);
-    if (!this.bulwark.has(ref.name)) {
-      throw new Error(
-        `${ref.decorator}('${ref.name}') names no registered policy; declare it under \`policies\` in BulwarkModule.forRoot(...)`,
-      );
-    }
-    return this.bulwark.policy(ref.name);
+    if (this.bulwark.has(ref.name)) return this.bulwark.policy(ref.name);
+    throw new Error(
+      `${ref.decorator}('${ref.name}') names no registered policy; declare it under \`policies\` in BulwarkModule.forRoot(...)`,
+    );
   }
 }
 
-/**
- * The method's own decorators as one registry config (core orders them), and the named policy it
- * references (`@UsePolicy(name)`, `@CircuitBreaker(name[, options])`), which runs nearest the call.
- */
+/** The method's own decorators as one config (core orders them), and the named policy it references (nearest the call). */
 function toConfig(layers: PolicyLayer[]): { config: PolicyConfig; ref?: Reference } {
   const config: PolicyConfig = {};
   let ref: Reference | undefined;
   const seen = new Set<string>();
   for (const l of layers) {
     const named = l.kind === 'policy' || (l.kind === 'circuitBreaker' && l.name !== undefined);
-    const what = named ? 'named policy (@UsePolicy or @CircuitBreaker(name))' : `@${decoratorName(l)}`;
+    const what = named
+      ? 'named policy (@UsePolicy or @CircuitBreaker(name))'
+      : `@${l.kind[0]?.toUpperCase()}${l.kind.slice(1)}`;
     if (seen.has(what)) throw new Error(`more than one ${what}; use one per method`);
     seen.add(what);
     if (l.kind === 'policy') ref = { name: l.name, decorator: '@UsePolicy' };
-    else if (l.kind === 'circuitBreaker' && l.name !== undefined)
-      ref = {
-        name: l.name,
-        decorator: '@CircuitBreaker',
-        ...(l.options ? { config: { circuitBreaker: l.options } } : {}),
-      };
-    else if (l.kind === 'circuitBreaker') config.circuitBreaker = l.options ?? true;
+    else if (l.kind === 'circuitBreaker' && l.name !== undefined) {
+      const shared = l.options ? { config: { circuitBreaker: l.options } } : {};
+      ref = { name: l.name, decorator: '@CircuitBreaker', ...shared };
+    } else if (l.kind === 'circuitBreaker') config.circuitBreaker = l.options ?? true;
     else if (l.kind === 'fallback') config.fallback = l.fallback;
     else if (l.kind === 'timeout') config.timeout = l.duration;
     else config[l.kind] = l.options;
@@ -109,43 +110,33 @@ function toConfig(layers: PolicyLayer[]): { config: PolicyConfig; ref?: Referenc
   return ref ? { config, ref } : { config };
 }
 
-/** One line per problem: each issue of core's InvalidConfigError (path, expected, received, fix), else the message. */
-function describe(e: unknown): string[] {
-  if (!(e instanceof InvalidConfigError)) return [(e as Error).message];
-  return e.issues.map(
-    (i) => `${i.path}: expected ${i.expected}, got ${i.received}${i.fix ? ` (fix: ${i.fix})` : ''}`,
-  );
-}
+const issueLine = (i: InvalidConfigError['issues'][number]) =>
+  `${i.path}: expected ${i.expected}, got ${i.received}${i.fix ? ` (fix: ${i.fix})` : ''}`;
 
-function decoratorName(l: PolicyLayer): string {
-  return l.kind[0]?.toUpperCase() + l.kind.slice(1);
-}
-
-/**
- * True when the method is known to return a Promise (declared `async`, or its emitted
- * `design:returntype` is Promise-like); throws when the emitted return type is a plain value.
- */
+/** True when the method surely returns a Promise (`async`, or a Promise-like emitted return type); throws for a plain value type. */
 function returnKind(proto: object, method: string, original: AnyFn): boolean {
   const type: unknown = Reflect.getMetadata('design:returntype', proto, method);
   if (original.constructor.name === 'AsyncFunction') return true;
   if (typeof type !== 'function' || type === Object) return false;
   const p = type.prototype as Record<string, unknown> | undefined;
-  if (typeof p?.then === 'function') return true;
-  if (typeof p?.subscribe === 'function') return false;
+  if (typeof p?.then === 'function' || typeof p?.subscribe === 'function')
+    return typeof p?.then === 'function';
   throw new Error(
     `returns ${type.name}, but a resilient call is asynchronous; declare it \`async\` (returning Promise<${type.name}>) or return an Observable`,
   );
 }
 
-/** Checks a `@Fallback` handler: it gets `(error, ...args)`, so at most one more parameter than the method. */
+/** A `@Fallback` handler gets `(error, ...args)`: a function with at most one more parameter than the method. */
 function checkFallback(handler: unknown, instance: Record<string, unknown>, original: AnyFn): void {
   const fn = typeof handler === 'string' ? instance[handler] : handler;
   const what =
     typeof handler === 'string' ? `@Fallback('${handler}'): method '${handler}'` : '@Fallback(handler)';
   if (typeof fn !== 'function') {
-    throw new Error(
-      `${what} is ${typeof handler === 'string' && fn === undefined ? 'not defined on the class' : `not a function (got ${typeof fn})`}; expected a method (error, ...args) => value`,
-    );
+    const got =
+      typeof handler === 'string' && fn === undefined
+        ? 'not defined on the class'
+        : `not a function (got ${typeof fn})`;
+    throw new Error(`${what} is ${got}; expected a method (error, ...args) => value`);
   }
   if (fn.length > original.length + 1) {
     throw new Error(

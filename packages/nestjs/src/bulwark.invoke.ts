@@ -17,10 +17,9 @@ function execute(policy: Policy, frame: CallFrame, attempt: Attempt): Promise<un
 }
 
 /**
- * Runs an Observable under the policy, once per subscription: each attempt subscribes to it (a retry
- * resubscribes), the breaker and bulkhead count the subscription until it completes or errors, a
- * timeout or the subscriber's unsubscribe unsubscribes it and aborts the policy's signal. A fallback
- * value is emitted as the last value.
+ * An Observable under the policy, once per subscription: each attempt subscribes (a retry resubscribes),
+ * breaker and bulkhead count it until it completes or errors, a timeout or the subscriber's unsubscribe
+ * unsubscribes it and aborts the policy's signal; a fallback value is emitted last.
  */
 function observe(policy: Policy, source: Observable<unknown>, frame: CallFrame): Observable<unknown> {
   return new Observable((subscriber) => {
@@ -58,11 +57,9 @@ function observe(policy: Policy, source: Observable<unknown>, frame: CallFrame):
 }
 
 /**
- * The replacement of a decorated method: runs it through `policy`. A method known to return a
- * Promise (declared `async`, or by its emitted return type) runs inside the policy on every call.
- * Any other method is called first: an Observable is cold (its work starts at subscribe), so it is
- * returned wrapped by {@link observe}; any other result is taken as the first attempt, and the
- * method is known to return Promises from then on.
+ * A decorated method's replacement, running it through `policy`. One known to return a Promise runs
+ * inside the policy. Any other is called first: an Observable is cold (its work starts at subscribe)
+ * and goes to {@link observe}; any other result is the first attempt, and Promises are known from then on.
  */
 export function resilient(policy: Policy, original: AnyFn, returnsPromise: boolean): AnyFn {
   let promises = returnsPromise;

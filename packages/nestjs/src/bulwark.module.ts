@@ -1,10 +1,11 @@
-import { type Bulwark, createBulwark } from '@bulwark/core';
+import { type Bulwark, type BulwarkConfig, createBulwark } from '@bulwark/core';
 import {
   type DynamicModule,
   Global,
   Inject,
   type MiddlewareConsumer,
   Module,
+  type ModuleMetadata,
   type NestModule,
   type OnApplicationShutdown,
   type OnModuleInit,
@@ -16,7 +17,17 @@ import { BULWARK } from './bulwark.constants.js';
 import { BulwarkExplorer } from './bulwark.explorer.js';
 import { BulwarkExceptionFilter } from './bulwark.filter.js';
 import { BulwarkMiddleware } from './bulwark.middleware.js';
-import type { BulwarkModuleAsyncOptions, BulwarkModuleOptions } from './bulwark-module-options.interface.js';
+
+/** What `BulwarkModule.forRoot` takes: a Bulwark config object, or an existing core instance. */
+export type BulwarkModuleOptions = BulwarkConfig | Bulwark;
+
+/** Options of `BulwarkModule.forRootAsync`: a factory (may be async), its injected providers and their modules. */
+export interface BulwarkModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  // biome-ignore lint/suspicious/noExplicitAny: the factory declares its own parameter types
+  useFactory: (...args: any[]) => BulwarkModuleOptions | Promise<BulwarkModuleOptions>;
+  // biome-ignore lint/suspicious/noExplicitAny: Nest injection tokens (classes, strings, symbols)
+  inject?: any[];
+}
 
 function toBulwark(options: BulwarkModuleOptions): Bulwark {
   const b = options as Partial<Bulwark>;

@@ -15,6 +15,9 @@ export { BulwarkExplorer } from './bulwark.explorer.js';
 export { BulwarkExceptionFilter } from './bulwark.filter.js';
 export { BulwarkLogger } from './bulwark.logger.js';
 export { BulwarkMiddleware } from './bulwark.middleware.js';
-export { BulwarkModule } from './bulwark.module.js';
+export {
+  BulwarkModule,
+  type BulwarkModuleAsyncOptions,
+  type BulwarkModuleOptions,
+} from './bulwark.module.js';
 export { currentSignal } from './bulwark.signal.js';
-export type { BulwarkModuleAsyncOptions, BulwarkModuleOptions } from './bulwark-module-options.interface.js';

@@ -5,7 +5,9 @@
  * Uses the apps of ./apps (see ./spec.ts); written beside conformance.test.ts by the errors helper.
  */
 import { existsSync } from 'node:fs';
-import { DEFAULT_PROBLEM_TYPE_BASE } from '@bulwark/core';
+import { createBulwark, DEFAULT_PROBLEM_TYPE_BASE } from '@bulwark/core';
+import { bulwark } from '@bulwark/express';
+import express from 'express';
 import supertest from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppFactory, ConformanceApp } from './spec.js';
@@ -95,4 +97,34 @@ describe.each(factories)('problem documents: $name', ({ name, factory }) => {
       expect(body.instance).toBe('/orders/%E0%A4%25A');
     },
   );
+});
+
+describe("Express's router URIError (issue 8 item 14: the example's curl)", () => {
+  it('answers /orders/%E0%A4%A on a param route 400 Bad Request, hiding the message', async () => {
+    const reports: unknown[] = [];
+    const core = createBulwark({ http: { production: true, onError: (e: unknown) => reports.push(e) } });
+    try {
+      const bw = bulwark(core);
+      const app = express();
+      app.use(bw.middleware);
+      app.get('/orders/:id', (req, res) => res.json({ id: req.params.id }));
+      app.use(bw.errorHandler);
+      const res = await supertest(app).get('/orders/%E0%A4%A');
+      expect(res.status).toBe(400);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      const body = JSON.parse(res.text) as Record<string, unknown>;
+      expect(body).toMatchObject({
+        type: 'about:blank',
+        title: 'Bad Request',
+        status: 400,
+        code: 'HTTP_ERROR',
+        detail: 'Bad Request',
+        instance: '/orders/%E0%A4%25A',
+      });
+      expect(res.text).not.toContain('decode');
+      expect(reports).toEqual([]); // a 4xx is not an unknown error
+    } finally {
+      await core.close();
+    }
+  });
 });

@@ -261,6 +261,21 @@ describe('keys', () => {
     expect(b.state('d')).toBe('open');
   });
 
+  it('after close() every row is reused once, and keys stay apart', async () => {
+    const b = make({ maxKeys: 4, failureThreshold: 1 });
+    for (const k of ['a', 'b', 'c', 'd']) await ok(b, k);
+    b.close();
+    for (const k of ['e', 'f', 'g', 'h', 'i']) await ok(b, k);
+    await fail(b, 'i');
+    expect(['f', 'g', 'h', 'i'].map((k) => [b.state(k), b.stats(k).calls])).toEqual([
+      ['closed', 1],
+      ['closed', 1],
+      ['closed', 1],
+      ['open', 2],
+    ]);
+    expect(b.stats('e').calls).toBe(0);
+  });
+
   it('evicts the least recently used closed breaker', async () => {
     const b = make({ maxKeys: 3 });
     for (const k of ['a', 'b', 'c']) await ok(b, k);

@@ -56,9 +56,8 @@ export class BreakerTable {
   private readonly first = [NONE, NONE];
   private readonly last = [NONE, NONE];
   private capacity = 0;
-  /** Rows never used yet start at `free`; rows released by clear() wait in `freeList`. */
+  /** Rows from `free` on hold no key (clear() makes every row free again). */
   private free = 0;
-  private freeList: number[] = [];
 
   constructor(
     readonly maxKeys: number,
@@ -195,15 +194,11 @@ export class BreakerTable {
     for (let r = 0; r < this.capacity; r++) this.keys[r] = undefined;
     this.first[0] = this.first[1] = this.last[0] = this.last[1] = NONE;
     this.free = 0;
-    this.freeList = [];
-    for (let r = this.capacity - 1; r >= 0; r--) this.freeList.push(r);
   }
 
   private create(key: string): number {
     let r: number;
-    const reused = this.freeList.pop();
-    if (reused !== undefined) r = reused;
-    else if (this.free < this.capacity || this.grow()) r = this.free++;
+    if (this.free < this.capacity || this.grow()) r = this.free++;
     else r = this.evict();
     this.keys[r] = key;
     this.rows.set(key, r);

@@ -8,7 +8,7 @@
 import { createBulwark } from '@bulwark/core';
 import { bulwark } from '@bulwark/express';
 import express from 'express';
-import { createLogger, HOST, onShutdown, ports, requestLog } from './lib.mjs';
+import { authorized, createLogger, HOST, onShutdown, ports, requestLog } from './lib.mjs';
 
 const logger = createLogger('gateway');
 const port = ports();
@@ -41,8 +41,14 @@ app.use((req, _res, next) => {
   next();
 });
 
-/** Only the failure switches travel on (see payments): `fail=1`, `slowMs=<ms>`. */
-function switches(query) {
+/**
+ * The failure switches (see payments): `fail=1`, `slowMs=<ms>`. They travel on only with
+ * `Authorization: Bearer $CHAOS_TOKEN`: a public switch would let any client trip the breakers
+ * every user shares. Without a configured token they are ignored.
+ */
+function switches(req) {
+  if (!authorized(req.get('authorization'), process.env.CHAOS_TOKEN)) return '';
+  const query = req.query;
   const out = new URLSearchParams();
   if (query.fail === '1') out.set('fail', '1');
   if (typeof query.slowMs === 'string' && /^\d{1,5}$/.test(query.slowMs)) out.set('slowMs', query.slowMs);
@@ -53,9 +59,20 @@ function switches(query) {
 app.get('/checkout/:orderId', async (req, res) => {
   const id = encodeURIComponent(req.params.orderId);
   // Orders is ours: its problem documents (suggestion, the service it blames) may be relayed.
-  const answer = await core.fetch('orders', `${ordersUrl}/orders/${id}/checkout${switches(req.query)}`, {
+  const answer = await core.fetch('orders', `${ordersUrl}/orders/${id}/checkout${switches(req)}`, {
     trustDownstreamProblems: true,
   });
+  if (!answer.ok) {
+    // A 4xx from orders is not a success: answer it as our own problem, without orders' body
+    // (its detail names internal paths).
+    await answer.body?.cancel();
+    const status = answer.status === 404 ? 404 : 502;
+    const message =
+      status === 404
+        ? `Order ${req.params.orderId} does not exist.`
+        : 'The order service refused the checkout.';
+    throw Object.assign(new Error(message), { status, expose: true });
+  }
   const order = await answer.json();
   res.json({ correlationId: req.bulwark?.correlationId, traceId: req.bulwark?.traceId, order });
 });

@@ -3,6 +3,7 @@
  * line each writes per request. (Payments, in TypeScript, has its own copy in `src/payments.ts`.)
  */
 import { AsyncResource } from 'node:async_hooks';
+import { timingSafeEqual } from 'node:crypto';
 import { pinoMixin } from '@bulwark/core';
 import pino from 'pino';
 
@@ -106,4 +107,12 @@ export function onShutdown(logger, server, closeRest) {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** Whether `authorization` is `Bearer <token>` (constant-time); false when no token is configured. */
+export function authorized(authorization, token) {
+  if (!token || typeof authorization !== 'string') return false;
+  const given = Buffer.from(authorization);
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }

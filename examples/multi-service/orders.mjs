@@ -31,7 +31,7 @@ const { middleware } = bulwark(core);
 const call = createResilientFetch(core, { margin: '100ms', trustDownstreamProblems: true });
 
 const app = new Koa();
-// The middleware emits the errors it answered with a 5xx; the request line records their code.
+// The middleware reports unknown errors (5xx) on 'error'; the request line records their code.
 app.on('error', (error, ctx) => {
   if (ctx?.state.log) ctx.state.log.fail(error);
   else logger.error({ err: error }, 'error outside a request');
@@ -39,6 +39,18 @@ app.on('error', (error, ctx) => {
 app.use(async (ctx, next) => {
   ctx.state.log = requestLog(logger, { method: ctx.method, path: ctx.path, headers: ctx.headers }, ctx.res);
   await next();
+  // Every error the middleware answered is a problem document: the request line records its code.
+  if (ctx.status >= 400) {
+    let problem = ctx.body;
+    if (typeof problem === 'string' || Buffer.isBuffer(problem)) {
+      try {
+        problem = JSON.parse(String(problem));
+      } catch {
+        problem = undefined;
+      }
+    }
+    if (typeof problem?.code === 'string') ctx.state.log.fail(problem);
+  }
 });
 app.use(middleware); // correlation ID, trace context, deadline; answers errors as problem+json
 app.use(async (ctx, next) => {
@@ -56,6 +68,11 @@ app.use(async (ctx) => {
   // A failed, slow or refused call rejects with a DownstreamError naming payments (a spent budget,
   // DEADLINE_EXCEEDED, stays orders' own): the middleware answers it as problem+json.
   const answer = await call('payments', `${paymentsUrl}/payments/${id}${query}`);
+  if (!answer.ok) {
+    // A 4xx from payments is not a payment: never answer it as "paid".
+    await answer.body?.cancel();
+    ctx.throw(502, `payments refused the charge (${answer.status}).`);
+  }
   const payment = await answer.json();
   ctx.body = { orderId: id, status: 'paid', payment };
 });

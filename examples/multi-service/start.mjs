@@ -35,29 +35,49 @@ let failed = false;
 
 function stopAll(signal = 'SIGTERM') {
   stopping = true;
-  for (const s of services)
+  for (const s of services) {
+    if (s.restart) {
+      // Waiting to restart: nothing runs, so it is stopped already.
+      clearTimeout(s.restart);
+      s.restart = undefined;
+      s.stopped();
+      continue;
+    }
     if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill(signal);
+  }
 }
 
-const exits = services.map((s) => {
-  s.child = spawn(process.execPath, [s.script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `s` until the launcher stops; resolves when its last process has exited. */
+function run(s, delay = 1000) {
   const prefix = `${s.name.padEnd(width)} | `;
+  s.child = spawn(process.execPath, [s.script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  process.stdout.write(`${prefix}started (pid ${s.child.pid})\n`);
+  const started = Date.now();
   createInterface({ input: s.child.stdout }).on('line', (line) => process.stdout.write(`${prefix}${line}\n`));
   createInterface({ input: s.child.stderr }).on('line', (line) => process.stderr.write(`${prefix}${line}\n`));
   return new Promise((resolve) => {
     s.child.once('exit', (code, signal) => {
-      const clean = code === 0;
-      if (!clean) failed = true;
       process.stdout.write(`${prefix}exited (${signal ?? `code ${code}`})\n`);
-      // One service gone for no reason: stop the others, there is no chain left to serve.
-      if (!stopping) {
-        failed = true;
-        stopAll();
+      if (stopping) {
+        if (code !== 0) failed = true;
+        resolve();
+        return;
       }
-      resolve();
+      // Died on its own: one service down must not take the others with it. Restart it with a
+      // growing delay (reset once it has run for a minute).
+      failed = true;
+      const wait = Date.now() - started > 60_000 ? 1000 : delay;
+      process.stdout.write(`${prefix}restarting in ${wait / 1000} s\n`);
+      s.stopped = resolve;
+      s.restart = setTimeout(() => {
+        s.restart = undefined;
+        resolve(run(s, Math.min(wait * 2, 10_000)));
+      }, wait);
     });
   });
-});
+}
+
+const exits = services.map((s) => run(s));
 
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stopAll('SIGTERM'));
 

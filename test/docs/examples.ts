@@ -14,7 +14,7 @@ import { root } from './run-ts.js';
 const exec = promisify(execFile);
 
 /** How each example starts (its `npm start` without the build) and the ports its README shows. */
-export const EXAMPLES: Record<string, { entry: string; ports: Record<string, number> }> = {
+export const EXAMPLES: Record<string, { entry: string; ports: Record<string, number>; warmUp?: string }> = {
   'express-basic': { entry: 'server.mjs', ports: { PORT: 3000 } },
   'koa-basic': { entry: 'server.mjs', ports: { PORT: 3000 } },
   'nestjs-basic': { entry: 'dist/server.js', ports: { PORT: 3000 } },
@@ -71,7 +71,7 @@ export async function startExample(name: string, env: Record<string, string> = {
   const cwd = join(root, 'examples', name);
   const child = spawn(process.execPath, [spec.entry], {
     cwd,
-    env: { ...process.env, NODE_ENV: 'development', ...env, ...portEnv, HOST: '127.0.0.1' },
+    env: { ...process.env, NODE_ENV: 'production', ...env, ...portEnv, HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
@@ -85,6 +85,14 @@ export async function startExample(name: string, env: Record<string, string> = {
       if (Date.now() > end)
         throw new Error(`${name} did not listen on ${port} within 30 s:\n${output.join('')}`);
       await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  if (spec.warmUp) {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`http://127.0.0.1:${real[0]}${spec.warmUp}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      await res.body?.cancel();
     }
   }
   return {

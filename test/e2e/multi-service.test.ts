@@ -66,10 +66,14 @@ function run(name: string, script: string, env: NodeJS.ProcessEnv): Proc {
 }
 
 /** Polls `check` until it returns a value (not undefined) or `ms` pass. */
-async function waitFor<T>(what: string, check: () => T | undefined, ms = 10_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  ms = 10_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = check();
+    const v = await check();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -119,6 +123,9 @@ async function exited(p: Proc, ms = 8000) {
 }
 
 const PAYMENTS = `${dir}dist/payments.js`;
+/** The operator's token for the failure switches (without it, `?fail=1` and `?slowMs` are ignored). */
+const CHAOS_TOKEN = 'e2e-chaos-token';
+const CHAOS = { authorization: `Bearer ${CHAOS_TOKEN}` };
 
 beforeAll(() => {
   // `npm test` builds everything first (turbo runs this example's `build`); when the test runs on
@@ -146,7 +153,12 @@ describe('multi-service: gateway (Express) → orders (Koa) → payments (NestJS
     for (let attempt = 1; ; attempt++) {
       const [gw, o, p] = (await freePorts(3)) as [number, number, number];
       g = gw;
-      const env = { GATEWAY_PORT: String(gw), ORDERS_PORT: String(o), PAYMENTS_PORT: String(p) };
+      const env = {
+        GATEWAY_PORT: String(gw),
+        ORDERS_PORT: String(o),
+        PAYMENTS_PORT: String(p),
+        CHAOS_TOKEN,
+      };
       procs.payments = run('payments', PAYMENTS, env);
       procs.orders = run('orders', `${dir}orders.mjs`, env);
       procs.gateway = run('gateway', `${dir}gateway.mjs`, env);
@@ -290,7 +302,7 @@ describe('multi-service: gateway (Express) → orders (Koa) → payments (NestJS
   });
 
   it('reports a failing payments service at the gateway as problem+json naming payments, with its suggestion', async () => {
-    const res = await get('/checkout/50?fail=1');
+    const res = await get('/checkout/50?fail=1', CHAOS);
     expect(res.status).toBe(502);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     const id = res.headers.get('x-request-id')!;
@@ -314,7 +326,7 @@ describe('multi-service: gateway (Express) → orders (Koa) → payments (NestJS
 
   it('reports a slow payments service at the gateway as a 504 naming payments, well before payments would answer', async () => {
     const started = Date.now();
-    const res = await get('/checkout/51?slowMs=4000');
+    const res = await get('/checkout/51?slowMs=4000', CHAOS);
     const took = Date.now() - started;
     expect(res.status).toBe(504);
     const problem = (await res.json()) as Record<string, unknown>;
@@ -333,13 +345,38 @@ describe('multi-service: gateway (Express) → orders (Koa) → payments (NestJS
     );
   });
 
+  it('ignores the failure switches without the token: a public ?fail=1 cannot trip the shared breakers', async () => {
+    for (let i = 0; i < 12; i++) {
+      const res = await get(`/checkout/p${i}?fail=1`, { authorization: 'Bearer guess' });
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+    }
+    const id = 'e2e-after-public-fail';
+    expect((await get('/checkout/60', { 'x-request-id': id })).status).toBe(200);
+    expect((await lineOf('payments', id)).status).toBe(200);
+  });
+
+  it("answers a downstream 404 as its own 404 problem, never a 200 carrying orders' body", async () => {
+    const res = await get('/checkout/not.an.id'); // orders has no route for it: 404
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    const text = await res.text();
+    expect(JSON.parse(text)).toMatchObject({ status: 404, detail: 'Order not.an.id does not exist.' });
+    expect(text).not.toContain('/orders/'); // orders' internal path stays inside
+  });
+
   it('exits cleanly: every service closes its server and its Bulwark core on SIGTERM (exit code 0)', async () => {
     for (const n of NAMES) procs[n].child.kill('SIGTERM');
     const results = await Promise.all(NAMES.map((n) => exited(procs[n])));
     for (const r of results) expect(r).toEqual({ code: 0, signal: null });
     for (const n of NAMES) {
       expect(procs[n].stdout.some((l) => parse(l)?.msg === 'closed')).toBe(true);
-      expect(procs[n].stderr).toEqual([]);
+      // stderr holds only the error reports of the 5xx answers the tests caused (payments' injected
+      // 503s, logged once each with their correlation ID), nothing else.
+      for (const line of procs[n].stderr) {
+        expect(line).toMatch(/^\{"level":"error"/);
+        expect(line).toContain('failure injected with ?fail=1');
+      }
     }
   }, 15_000);
 });
@@ -350,7 +387,7 @@ describe('multi-service launcher (start.mjs)', () => {
     if (launcher && launcher.child.exitCode === null) launcher.child.kill('SIGKILL');
   });
 
-  it('starts the three with prefixed output, serves a checkout, and passes SIGTERM on (all exit 0)', async () => {
+  it('starts the three with prefixed output, serves a checkout, restarts a service that died while the others serve, and passes SIGTERM on', async () => {
     const [g, o, p] = (await freePorts(3)) as [number, number, number];
     launcher = run('launcher', `${dir}start.mjs`, {
       GATEWAY_PORT: String(g),
@@ -369,8 +406,29 @@ describe('multi-service launcher (start.mjs)', () => {
         l.stdout.some((s) => s.startsWith(`${n.padEnd(8)} | `) && s.includes(id)) ? true : undefined,
       );
     }
+    // One service dies: the others keep serving (a problem naming the missing hop), and the
+    // launcher restarts it.
+    const started = l.stdout.find((s) => s.startsWith('payments | started (pid '));
+    const pid = Number(/pid (\d+)/.exec(started ?? '')?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGKILL');
+    await waitFor('payments to be restarted', () =>
+      l.stdout.some((s) => s === 'payments | restarting in 1 s') ? true : undefined,
+    );
+    const during = await fetch(`http://${HOST}:${g}/checkout/53`, { signal: AbortSignal.timeout(10_000) });
+    expect([200, 502, 503]).toContain(during.status); // the gateway and orders still answer
+    await during.body?.cancel();
+    await waitFor(
+      'a checkout after the restart',
+      async () => {
+        const r = await fetch(`http://${HOST}:${g}/checkout/54`, { signal: AbortSignal.timeout(5000) });
+        await r.body?.cancel();
+        return r.status === 200 ? true : undefined;
+      },
+      20_000,
+    );
     l.child.kill('SIGTERM');
-    expect(await exited(l)).toEqual({ code: 0, signal: null });
+    expect(await exited(l)).toEqual({ code: 1, signal: null }); // one service had died
     for (const n of NAMES) expect(l.stdout).toContain(`${n.padEnd(8)} | exited (code 0)`);
     expect(l.stderr).toEqual([]);
   }, 90_000);

@@ -9,6 +9,7 @@ const RULES: [RegExp, string][] = [
   [/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, '<time>'],
   [/"(pid|timestamp|time|ms|inboundDeadlineMs)":\d+/g, '"$1":<n>'],
   [/\bin \d+ ms\b/g, 'in <n> ms'],
+  [/-?\d+ ms left/g, '<n> ms left'],
   [/^(content-length|date|keep-alive|connection|etag):.*$/gi, '$1: <…>'],
 ];
 

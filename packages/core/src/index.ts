@@ -152,7 +152,14 @@ export {
 export { type PropagatingAgentOptions, propagatingAgent, withPropagation } from './propagation/http.js';
 // -- registry: named policies from config --
 export { type BreakerControl, type Bulwark, createBulwark } from './registry/bulwark.js';
-export type { BulwarkConfig, FallbackConfig, HttpConfig, PolicyConfig } from './registry/config.js';
+export type {
+  BulwarkConfig,
+  FallbackConfig,
+  FallbackConfigValue,
+  FallbackValue,
+  HttpConfig,
+  PolicyConfig,
+} from './registry/config.js';
 export { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor } from './registry/env.js';
 export type { ConfigSources } from './registry/sources.js';
 export { configIssues, validateConfig, validatePolicyConfig } from './registry/validate.js';
@@ -178,7 +185,9 @@ export type {
   Disposable,
   ExecuteOptions,
   Operation,
+  POLICY_ANSWERS,
   Policy,
+  PolicyAnswer,
   RateLimitState,
 } from './types.js';
 export { type Duration, parseDuration } from './util/duration.js';

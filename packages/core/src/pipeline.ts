@@ -1,7 +1,7 @@
 /**
  * Composition of policies into one executable unit: a tiny fold, outermost first.
  */
-import type { ExecuteOptions, Operation, Policy } from './types.js';
+import type { ExecuteOptions, Operation, POLICY_ANSWERS, Policy, PolicyAnswer } from './types.js';
 import { NEVER_ABORTED_SIGNAL } from './util/time.js';
 
 /** A policy that only runs the operation (with the caller's signal and attempt). */
@@ -12,21 +12,27 @@ export const noopPolicy: Policy = {
   },
 };
 
-/** Policies composed in order, outermost first. Build it with {@link pipeline}. */
-export class Pipeline implements Policy {
+/**
+ * Policies composed in order, outermost first. Build it with {@link pipeline}. `R` is what its
+ * layers may answer with instead of the operation's result (a fallback's value).
+ */
+export class Pipeline<R = never> implements Policy<R> {
   /** The layer names joined with ' > ', outermost first. */
   readonly name: string;
 
   constructor(
     /** The layers, outermost first. */
-    readonly policies: readonly Policy[],
+    readonly policies: readonly Policy<unknown>[],
   ) {
     this.name = policies.map((p) => p.name).join(' > ');
   }
 
+  /** Type only (never set): what the layers may answer with. */
+  declare readonly [POLICY_ANSWERS]?: () => R;
+
   /** Runs `fn` through every layer, outermost first. */
-  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
-    return run(this.policies, 0, fn, options);
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T | R> {
+    return run(this.policies, 0, fn, options) as Promise<T | R>;
   }
 }
 
@@ -36,11 +42,12 @@ export class Pipeline implements Policy {
  * Per layer and call this allocates one small closure and one fixed-shape options object.
  */
 function run<T>(
-  policies: readonly Policy[],
+  policies: readonly Policy<unknown>[],
   i: number,
   fn: Operation<T>,
   options: ExecuteOptions | undefined,
 ): Promise<T> {
+  // Typed as plain policies: what a fallback layer answers with is tracked by Pipeline's `R`.
   const p = policies[i] as Policy;
   if (i === policies.length - 1) return p.execute(fn, options);
   const next = i + 1;
@@ -73,7 +80,9 @@ function inner(options: ExecuteOptions | undefined, signal: AbortSignal, attempt
  * const policy = pipeline(fallback({ fallback: { value: [] } }), timeout('5s'), retry(), timeout('1s'));
  * await policy.execute((signal) => fetch(url, { signal }), { key: 'catalog' });
  */
-export function pipeline(...policies: Policy[]): Policy {
+export function pipeline<const P extends readonly Policy<unknown>[]>(
+  ...policies: P
+): Policy<PolicyAnswer<P[number]>> {
   policies.forEach((p, i) => {
     if (typeof p !== 'object' || p === null || typeof p.execute !== 'function') {
       throw new TypeError(
@@ -82,5 +91,5 @@ export function pipeline(...policies: Policy[]): Policy {
     }
   });
   if (policies.length === 0) return noopPolicy;
-  return new Pipeline([...policies]);
+  return new Pipeline<PolicyAnswer<P[number]>>([...policies]);
 }

@@ -28,13 +28,32 @@ export interface ExecuteOptions {
   cacheKey?: string;
 }
 
-/** A resilience policy: runs `fn` under its rules. */
-export interface Policy {
+/**
+ * Type-only key of {@link Policy}'s marker property: the type a policy may answer with instead of
+ * the operation's result. No value exists at run time.
+ */
+export declare const POLICY_ANSWERS: unique symbol;
+
+/**
+ * A resilience policy: runs `fn` under its rules. `R` is what it may answer with instead of `fn`'s
+ * result: `never` for every policy except a fallback (and a pipeline or named policy holding one),
+ * so `execute` resolves to `T | R`. A parameter that takes any policy is a `Policy<unknown>`.
+ */
+export interface Policy<R = never> {
   /** Name used in events, errors and metrics. */
   readonly name: string;
   /** Runs `fn` under this policy. */
-  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T | R>;
+  /** Type only (never set): what the policy may answer with besides `fn`'s result. */
+  readonly [POLICY_ANSWERS]?: () => R;
 }
+
+/** What a policy may answer with besides the operation's result (`never` for most policies). */
+export type PolicyAnswer<P> = P extends { readonly [POLICY_ANSWERS]?: () => infer R }
+  ? unknown extends R
+    ? never
+    : R
+  : never;
 
 /** Something that holds resources and must be closed. */
 export interface Closeable {

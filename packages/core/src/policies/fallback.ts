@@ -6,7 +6,7 @@ import { reusableValue } from '../client/reusable-value.js';
 import { getContext, markDegraded } from '../context/context.js';
 import { classify } from '../errors/classify.js';
 import { defaultEvents, type EventStream } from '../telemetry/events.js';
-import type { CommonPolicyOptions, ExecuteOptions, Operation, Policy } from '../types.js';
+import type { CommonPolicyOptions, ExecuteOptions, Operation, POLICY_ANSWERS, Policy } from '../types.js';
 import { BoundedMap } from '../util/bounded-map.js';
 import {
   anything,
@@ -127,7 +127,7 @@ function defaultHandles(error: unknown): boolean {
  * (reason `fallback:<name>`). Serving either calls `markDegraded(reason)` and emits
  * 'fallback.used'. Cancellation (an aborted caller signal or an abort error) is always rethrown.
  */
-export class FallbackPolicy<R = unknown> implements Policy {
+export class FallbackPolicy<R = unknown> implements Policy<R> {
   /** Name used in events and degraded reasons. */
   readonly name: string;
   private readonly fn: ((error: unknown) => R | Promise<R>) | undefined;
@@ -154,8 +154,11 @@ export class FallbackPolicy<R = unknown> implements Policy {
     this.fallbackReason = `fallback:${this.name}`;
   }
 
-  /** Runs `fn`, answering with a fallback when it fails with a handled error. */
-  async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
+  /** Type only (never set): a fallback answers with `R`. */
+  declare readonly [POLICY_ANSWERS]?: () => R;
+
+  /** Runs `fn`, answering with a fallback (of type `R`) when it fails with a handled error. */
+  async execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T | R> {
     const signal = options?.signal;
     try {
       const result = await fn(signal ?? NEVER_ABORTED_SIGNAL, options?.attempt ?? 1);
@@ -177,12 +180,12 @@ export class FallbackPolicy<R = unknown> implements Policy {
       if (this.fn) {
         const v = await this.fn(error);
         this.used(this.fallbackReason, error, options);
-        return v as unknown as T;
+        return v;
       }
       if (this.hasValue) {
         this.used(this.fallbackReason, error, options);
         // A Response value is cloned per use: its body can be read once (issue 8 item 10).
-        return reusableValue(this.value) as unknown as T;
+        return reusableValue(this.value) as R;
       }
       throw error;
     }

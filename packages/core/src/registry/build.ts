@@ -31,7 +31,7 @@ export interface BuiltPolicy {
   /** The circuit breaker inside it, if any. */
   breaker?: CircuitBreakerPolicy;
   /** Every part, outermost first, for `close()`. */
-  parts: Policy[];
+  parts: Policy<unknown>[];
 }
 
 /** A fallback config with the registry's name and events added (a bare function becomes `{ fallback }`). */
@@ -43,7 +43,7 @@ function withCommon(config: FallbackConfig, common: { name: string; events: Even
 export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContext): BuiltPolicy {
   const common = { name, events: ctx.events };
   const shared = ctx.store ? { store: ctx.store } : {};
-  const parts: Policy[] = [];
+  const parts: Policy<unknown>[] = [];
   let breaker: CircuitBreakerPolicy | undefined;
   if (config.fallback) parts.push(fallback(withCommon(config.fallback, common)));
   if (config.rateLimit)
@@ -59,7 +59,7 @@ export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContex
   if (config.attemptTimeout !== undefined && config.attemptTimeout !== false)
     parts.push(timeout({ timeout: config.attemptTimeout, kind: 'attempt', ...common }));
   if (config.bulkhead) parts.push(bulkhead({ ...config.bulkhead, ...common }));
-  const policy = new NamedPolicy(name, pipeline(...parts), ctx.events);
+  const policy = new NamedPolicy(name, pipeline(...parts) as Policy, ctx.events);
   return breaker ? { policy, breaker: keyedBy(name, breaker), parts } : { policy, parts };
 }
 
@@ -71,6 +71,7 @@ export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContex
 class NamedPolicy implements Policy {
   constructor(
     readonly name: string,
+    /** Typed as a plain policy: what a fallback inside answers with is tracked by `Bulwark<C>`'s types. */
     private readonly inner: Policy,
     private readonly events: EventStream,
   ) {}

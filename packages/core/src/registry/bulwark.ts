@@ -12,7 +12,7 @@ import { EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
 import { render } from '../util/checks.js';
 import { type BuiltPolicy, buildPolicy } from './build.js';
-import type { BulwarkConfig, PolicyConfig } from './config.js';
+import type { BulwarkConfig, FallbackValue, PolicyConfig } from './config.js';
 import { firstDifference } from './equal.js';
 import { deepMerge } from './merge.js';
 import { type ConfigSources, type LoadedConfig, loadConfig, loadPolicy } from './sources.js';
@@ -24,16 +24,24 @@ export type BreakerControl = Pick<
   'state' | 'stats' | 'forceOpen' | 'forceClose' | 'disable' | 'metricsOnly' | 'reset'
 >;
 
-/** The registry of named policies, with the shared event stream, store and HTTP engine. */
-export interface Bulwark extends Closeable {
+/**
+ * The registry of named policies, with the shared event stream, store and HTTP engine. `C` is the
+ * config's type as written in code: where it names a policy's fallback, `run()` resolves to the
+ * operation's result or that fallback's value (`Promise<T | V>`).
+ */
+export interface Bulwark<C extends BulwarkConfig = BulwarkConfig> extends Closeable {
   /**
    * Runs `fn` under the named policy; rejects with `UNKNOWN_POLICY` for a name not declared.
    * Without `options.key`, keyed parts (breaker, bulkhead, rate limit) use the policy name as the
    * key, as `fetch(name)` does, so `breaker(name)` reads the state both share.
    */
-  run<T>(name: string, fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
+  run<T, N extends string = string>(
+    name: N,
+    fn: Operation<T>,
+    options?: ExecuteOptions,
+  ): Promise<T | FallbackValue<C, N>>;
   /** The named policy (built on first use); throws `UNKNOWN_POLICY` for a name not declared. */
-  policy(name: string): Policy;
+  policy<N extends string = string>(name: N): Policy<FallbackValue<C, N>>;
   /**
    * Checks at start-up that `name` is declared; throws an InvalidConfigError naming the closest
    * declared policy (`where` names the call site in the message, e.g. `protect({ policy })`).
@@ -232,6 +240,11 @@ async function closeAll(items: readonly unknown[]): Promise<void> {
  * });
  * const res = await bulwark.run('payments-api', (signal) => fetch(url, { signal }));
  */
+export function createBulwark<C extends BulwarkConfig>(
+  config: C & BulwarkConfig,
+  sources?: ConfigSources,
+): Bulwark<C>;
+export function createBulwark(config?: BulwarkConfig, sources?: ConfigSources): Bulwark;
 export function createBulwark(config?: BulwarkConfig, sources?: ConfigSources): Bulwark {
   return new Registry(loadConfig(config, sources));
 }

@@ -81,3 +81,31 @@ export const POLICY_PARTS = [
   'attemptTimeout',
   'bulkhead',
 ] as const satisfies readonly (keyof PolicyConfig)[];
+
+/** The value a fallback config answers with: a function's (awaited) result or a static `value`. */
+export type FallbackConfigValue<F> = F extends false | undefined
+  ? never
+  : F extends (error: never) => infer V
+    ? Awaited<V>
+    : F extends { value: infer V }
+      ? V
+      : F extends { fallback: infer G }
+        ? FallbackConfigValue<G>
+        : never;
+
+type OwnFallback<P> = P extends { fallback: infer F } ? FallbackConfigValue<F> : never;
+type InheritedFallback<P, D> = P extends { fallback: unknown } ? never : OwnFallback<D>;
+
+/**
+ * What `run(name)` may answer with besides the operation's result, when the config's type (as
+ * written in code) says: the named policy's fallback value, or the one it inherits from
+ * `defaults`. `never` for a policy without a fallback and for configs whose names are not known
+ * at compile time (a `BulwarkConfig`, a file, env vars).
+ */
+export type FallbackValue<C, N> = C extends { policies: infer P }
+  ? string extends keyof P
+    ? never
+    : N extends keyof P
+      ? OwnFallback<P[N]> | InheritedFallback<P[N], C extends { defaults: infer D } ? D : never>
+      : never
+  : never;

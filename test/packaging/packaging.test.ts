@@ -28,6 +28,8 @@ const FRAMEWORKS = [
   '@types/koa@^3',
   '@types/node@^24',
 ];
+/** The older majors the peer ranges accept, installed for real (not simulated): Express 4 and Koa 2. */
+const LEGACY_FRAMEWORKS = ['express@^4', 'koa@^2'];
 const MINUTES = 60_000;
 /** The workspace's TypeScript compiler, run by the Node binary running this test. */
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
@@ -43,6 +45,7 @@ const npm = (args: string[], cwd: string) => {
 
 let dir = '';
 let app = '';
+let legacy = '';
 
 beforeAll(async () => {
   const started = Date.now();
@@ -64,7 +67,21 @@ beforeAll(async () => {
   for (const f of ['smoke.cjs', 'smoke.mjs', 'smoke.ts', 'smoke-hazard.ts', 'tsconfig.json']) {
     await copyFile(join(fixtures, f), join(app, f));
   }
-  await npm(['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...FRAMEWORKS], app);
+  legacy = join(dir, 'legacy');
+  await mkdir(legacy);
+  await writeFile(
+    join(legacy, 'package.json'),
+    `${JSON.stringify({ name: 'bulwark-smoke-legacy', private: true }, null, 2)}\n`,
+  );
+  await copyFile(join(fixtures, 'smoke-legacy.cjs'), join(legacy, 'smoke-legacy.cjs'));
+  const coreAndHttp = tarballs.filter((t) => !t.includes('nestjs'));
+  await Promise.all([
+    npm(['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...FRAMEWORKS], app),
+    npm(
+      ['install', '--no-audit', '--no-fund', '--loglevel=error', ...coreAndHttp, ...LEGACY_FRAMEWORKS],
+      legacy,
+    ),
+  ]);
   console.log(`packaging: packed and installed in ${((Date.now() - started) / 1000).toFixed(1)} s (${dir})`);
 }, 5 * MINUTES);
 
@@ -130,6 +147,22 @@ describe('packed packages, installed outside the workspace', () => {
     const nest = (await serve('smoke.cjs')).nest;
     expect(nest?.id).toBe('cjs-nest');
     expect(nest?.body.correlationId).toBe('cjs-nest');
+  });
+
+  it('Express 4 and Koa 2 from the registry: a request and an async 404 through each adapter', async () => {
+    const { stdout } = await exec(node, ['smoke-legacy.cjs'], { cwd: legacy, timeout: 30_000 });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
+    expect(result.versions.express).toMatch(/^4\./);
+    expect(result.versions.koa).toMatch(/^2\./);
+    for (const adapter of ['express', 'koa']) {
+      const id = `legacy-${adapter}`;
+      expect(result[adapter].hello, adapter).toMatchObject({ status: 200, id, body: { correlationId: id } });
+      expect(result[adapter].missing, adapter).toMatchObject({
+        status: 404,
+        type: expect.stringContaining('application/problem+json'),
+        body: { status: 404, detail: 'No such order.', correlationId: id },
+      });
+    }
   });
 
   it(

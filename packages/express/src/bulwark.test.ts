@@ -393,3 +393,100 @@ describe('error reporting and request IDs', () => {
     expect((await supertest(app).get('/own').set('x-request-id', 'rid-2')).body).toEqual({ id: 42 });
   });
 });
+
+describe('route policies in the registry', () => {
+  it('defines an inline protect({ retry, circuitBreaker }) policy by name at start-up, readable and forceable', async () => {
+    const bw = make();
+    const app = express();
+    app.use(bw.middleware);
+    let calls = 0;
+    app.get(
+      '/orders/:id',
+      bw.protect(
+        {
+          name: 'orders.get',
+          retry: { maxAttempts: 3, initialDelay: 1, jitter: 'none' },
+          circuitBreaker: true,
+        },
+        () => {
+          calls++;
+          if (calls < 3) throw Object.assign(new Error('flaky'), { status: 503 });
+          return { ok: true };
+        },
+      ),
+    );
+    app.use(bw.errorHandler);
+    // Visible before any request, as an operator would look for it.
+    expect(bw.core.names()).toContain('orders.get');
+    expect(bw.core.breaker('orders.get').state()).toBe('closed');
+    expect((await supertest(app).get('/orders/1')).body).toEqual({ ok: true });
+    expect(calls).toBe(3);
+    bw.core.breaker('orders.get').forceOpen();
+    const open = await supertest(app).get('/orders/1');
+    expect(open.status).toBe(503);
+    expect(JSON.parse(open.text).code).toBe('CIRCUIT_OPEN');
+    expect(calls).toBe(3);
+  });
+
+  it('names an unnamed inline policy after the route of its first request', async () => {
+    const bw = make();
+    const app = express();
+    app.get(
+      '/carts/:id',
+      bw.protect({ circuitBreaker: true }, () => ({ ok: true })),
+    );
+    expect((await supertest(app).get('/carts/7')).status).toBe(200);
+    expect(bw.core.names()).toContain('GET /carts/:id');
+    expect(bw.core.breaker('GET /carts/:id').state()).toBe('closed');
+  });
+
+  it('rejects an unknown policy name when protect() is called, with a did-you-mean, never at a request', () => {
+    const bw = make({ policies: { 'user-db': { timeout: '1s' } } });
+    let err: unknown;
+    try {
+      bw.protect({ policy: 'usr-db' }, () => 1);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'INVALID_CONFIG' });
+    expect((err as Error).message, (err as Error).message).toContain("did you mean 'user-db'?");
+    expect((err as Error).message).toContain('protection.policy');
+    expect(() => bw.protect({ policy: 'user-db', retry: {} }, () => 1)).toThrow(/either `protection.policy`/);
+  });
+
+  it('a route rate limit counts the route alone, per client, with its own headers', async () => {
+    const bw = make({ http: { rateLimit: { limit: 100 } } });
+    const app = express();
+    app.use(bw.middleware);
+    app.post(
+      '/login',
+      bw.protect({ rateLimit: { limit: 1, interval: '1m', name: 'login' } }, () => ({ ok: true })),
+    );
+    app.get('/other', (_req, res) => res.json({ ok: true }));
+    app.use(bw.errorHandler);
+    const first = await supertest(app).post('/login');
+    expect(first.status).toBe(200);
+    expect(first.headers.ratelimit).toBe('"login";r=0;t=60');
+    const second = await supertest(app).post('/login');
+    expect(second.status).toBe(429);
+    expect(second.headers['retry-after']).toBe('60');
+    expect(JSON.parse(second.text).detail).toBe('Rate limit of 1 per minute exceeded for this client IP.');
+    expect((await supertest(app).get('/other')).status).toBe(200);
+  });
+});
+
+describe('trust proxy', () => {
+  it('keys the default rate limit by req.ip: the socket address, or X-Forwarded-For behind a trusted proxy', async () => {
+    const run = async (trust: boolean) => {
+      const bw = make({ http: { rateLimit: { limit: 1, interval: '1m' } } });
+      const app = express();
+      if (trust) app.set('trust proxy', 'loopback');
+      app.use(bw.middleware);
+      app.get('/x', (_req, res) => res.json({ ok: true }));
+      const as = (ip: string) => supertest(app).get('/x').set('x-forwarded-for', ip);
+      return [(await as('198.51.100.1')).status, (await as('198.51.100.2')).status];
+    };
+    expect(await run(true)).toEqual([200, 200]); // two clients behind the proxy
+    expect(await run(false)).toEqual([200, 429]); // untrusted header: one client, the socket
+  });
+});

@@ -66,6 +66,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const events = this.o.events;
     this.policies = {
       resolvePolicy: this.o.resolvePolicy,
+      definePolicy: this.o.definePolicy,
       makeTimeout: (ms) => timeout({ timeout: ms, kind: 'total', name: 'route-timeout', events }),
       makeLimit: (options, name) => new HttpLimit(options, name, events, routeKeyOf),
     };
@@ -250,7 +251,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   ): Promise<T> {
     let policy: Policy | undefined;
     try {
-      policy = r.policy();
+      policy = r.policy(a.req);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -35,7 +35,7 @@ import { parseDuration } from '../util/duration.js';
 import { defaultKey } from './inbound.js';
 import { checkHttpRateLimitOptions, HttpLimit, type HttpRateLimitOptions } from './limits.js';
 import type { ErrorReporter } from './report.js';
-import type { HttpEngineOptions, InboundRequest } from './types.js';
+import type { HttpEngineOptions, InboundRequest, InlinePolicy } from './types.js';
 
 /** NODE_ENV values that show messages and stacks of unknown errors; anything else (unset too) hides them. */
 const DEV_ENVS: ReadonlySet<string> = new Set(['development', 'test']);
@@ -73,6 +73,7 @@ export interface ResolvedHttpOptions {
   degradedHeader: string;
   traceResponse: boolean;
   resolvePolicy: ((name: string) => Policy) | undefined;
+  definePolicy: ((name: string, config: InlinePolicy) => Policy) | undefined;
   onError: ErrorReporter | undefined;
   events: EventStream;
 }
@@ -122,13 +123,14 @@ const httpShape = shape(
     expected: 'HTTP engine options',
     reserved: {
       resolvePolicy: 'remove it; createBulwark wires it to bulwark.policy(name)',
+      definePolicy: 'remove it; createBulwark wires it to bulwark.define(name, config)',
       events: 'remove it; set `events` at the top level of the config',
     },
   },
 );
 
 /** What createBulwark wires into the engine beside the config section. */
-const wiring = shape({ resolvePolicy: func, events: eventsCheck });
+const wiring = shape({ resolvePolicy: func, definePolicy: func, events: eventsCheck });
 
 /** Records every problem of the `http` section at `path` (the registry's check for it). */
 export function checkHttpOptions(input: unknown, path: string, issues: Issues): void {
@@ -143,9 +145,9 @@ export function checkHttpOptions(input: unknown, path: string, issues: Issues): 
 export function resolveHttpOptions(input: HttpEngineOptions | undefined): ResolvedHttpOptions {
   const issues = new Issues();
   if (isPlainObject(input)) {
-    const { resolvePolicy, events: ev, ...section } = input as Record<string, unknown>;
+    const { resolvePolicy, definePolicy, events: ev, ...section } = input as Record<string, unknown>;
     checkHttpOptions(section, 'http', issues);
-    wiring({ resolvePolicy, events: ev }, 'http', issues);
+    wiring({ resolvePolicy, definePolicy, events: ev }, 'http', issues);
   } else checkHttpOptions(input ?? {}, 'http', issues);
   throwIfIssues(issues);
   const o = (input ?? {}) as HttpEngineOptions & Record<string, unknown>;
@@ -182,6 +184,7 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     degradedHeader: lower(o.degradedHeader, DEFAULT_DEGRADED_HEADER),
     traceResponse: o.traceResponse === true,
     resolvePolicy: o.resolvePolicy,
+    definePolicy: o.definePolicy,
     onError: o.onError,
     events,
   };

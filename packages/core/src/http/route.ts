@@ -4,11 +4,12 @@
  */
 import { BulwarkError, isBulwarkError } from '../errors/bulwark-error.js';
 import type { TimeoutPolicy } from '../policies/timeout.js';
+import { unknownPolicyConfigError } from '../registry/unknown-policy.js';
 import type { Policy } from '../types.js';
 import { Issues, throwIfIssues } from '../util/checks.js';
 import { parseDuration } from '../util/duration.js';
 import { checkHttpRateLimitOptions, type HttpLimit, type HttpRateLimitOptions } from './limits.js';
-import type { InboundRequest, ProtectedRoute, RouteProtection } from './types.js';
+import type { InboundRequest, InlinePolicy, ProtectedRoute, RouteProtection } from './types.js';
 
 /** setTimeout's largest delay. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -19,14 +20,24 @@ export interface RouteEnv {
   readonly resolvePolicy: ((name: string) => Policy) | undefined;
   /** Makes the route timeout policy. */
   readonly makeTimeout: (ms: number) => TimeoutPolicy;
+  /** Defines an inline policy in the registry (bulwark.define); undefined without a registry. */
+  readonly definePolicy: ((name: string, config: InlinePolicy) => Policy) | undefined;
   /** Makes a route's own rate limit from validated options. */
   readonly makeLimit: (options: HttpRateLimitOptions, name: string) => HttpLimit;
 }
 
 /** Route protection after validation (see {@link RouteEnv}). */
+/** The parts a route may declare inline. */
+const INLINE_PARTS = ['fallback', 'retry', 'circuitBreaker', 'attemptTimeout', 'bulkhead'] as const;
+
+/** Unnamed inline policies without a route pattern get `protect:<n>`. */
+let unnamed = 0;
+
 export class Route implements ProtectedRoute {
-  /** The registry name of the route's policy, if it has one. */
-  readonly policyName: string | undefined;
+  #policyName: string | undefined;
+  /** Inline parts waiting to be defined under the first request's route pattern. */
+  #pending: InlinePolicy | undefined;
+  #define: ((name: string, config: InlinePolicy) => Policy) | undefined;
   /** The route timeout, outermost. */
   readonly timeout: TimeoutPolicy | undefined;
   /** The route's own rate limit, `false` to opt out of the app-wide one, undefined for the app-wide one. */
@@ -59,6 +70,33 @@ export class Route implements ProtectedRoute {
     }
     this.timeout =
       protection.timeout === undefined ? undefined : env.makeTimeout(routeTimeoutMs(protection.timeout));
+    const inline = inlineParts(protection);
+    if (inline !== undefined) {
+      if (policy !== undefined) {
+        throw new TypeError(
+          'Expected either `protection.policy` or inline policy parts (retry, circuitBreaker, ...), not both. Fix: move the parts into the named policy, or drop `policy`.',
+        );
+      }
+      const define = env.definePolicy;
+      if (define === undefined || env.resolvePolicy === undefined) {
+        throw new TypeError(
+          'Inline route policies are defined in the registry: build the engine with createBulwark (or pass definePolicy and resolvePolicy).',
+        );
+      }
+      this.instance = undefined;
+      this.resolve = env.resolvePolicy;
+      this.#define = define;
+      const { name } = protection;
+      if (name !== undefined) {
+        if (typeof name !== 'string' || name.trim() === '' || name.length > 256)
+          throw new TypeError(
+            `Expected \`protection.name\` to be a policy name (1–256 characters); got ${JSON.stringify(name)}.`,
+          );
+        define(name, inline); // at start-up: visible in names() and breaker(name) at once
+        this.#policyName = name;
+      } else this.#pending = inline;
+      return;
+    }
     if (policy === undefined || typeof policy !== 'string') {
       if (
         policy !== undefined &&
@@ -69,7 +107,6 @@ export class Route implements ProtectedRoute {
         );
       }
       this.instance = policy;
-      this.policyName = undefined;
       this.resolve = undefined;
       return;
     }
@@ -82,17 +119,48 @@ export class Route implements ProtectedRoute {
     }
     // Resolved now (start-up) so a typo throws here, with the registry's did-you-mean; per request
     // it is resolved again (a map lookup), so a policy redefined later is the one that runs.
-    checked(resolve, policy);
+    try {
+      checked(resolve, policy);
+    } catch (e) {
+      // The registry's UnknownPolicyError knows the declared names: at start-up say them, and the
+      // closest one (this is the developer's console, never a response).
+      const declared = (e as { declared?: unknown }).declared;
+      if (Array.isArray(declared))
+        throw unknownPolicyConfigError(policy, declared as string[], 'protection.policy');
+      throw e;
+    }
     this.instance = undefined;
-    this.policyName = policy;
+    this.#policyName = policy;
     this.resolve = resolve;
   }
 
-  /** The policy to run around the handler, if any. */
-  policy(): Policy | undefined {
-    const name = this.policyName;
+  /** The registry name of the route's policy, if it has one (an unnamed inline one once its first request came). */
+  get policyName(): string | undefined {
+    return this.#policyName;
+  }
+
+  /** The policy to run around the handler of `req`, if any (defines a pending inline one first). */
+  policy(req: InboundRequest): Policy | undefined {
+    const pending = this.#pending;
+    if (pending !== undefined && this.#define !== undefined) {
+      const name = req.routeKey ?? `protect:${++unnamed}`;
+      this.#pending = undefined;
+      this.#define(name, pending);
+      this.#policyName = name;
+    }
+    const name = this.#policyName;
     return name === undefined || this.resolve === undefined ? this.instance : checked(this.resolve, name);
   }
+}
+
+function inlineParts(p: RouteProtection): InlinePolicy | undefined {
+  let parts: Record<string, unknown> | undefined;
+  for (const k of INLINE_PARTS) {
+    if (p[k] === undefined) continue;
+    parts ??= {};
+    parts[k] = p[k];
+  }
+  return parts as InlinePolicy | undefined;
 }
 
 function checked(resolve: (name: string) => Policy, name: string): Policy {

@@ -7,6 +7,7 @@ import type { RequestContext } from '../context/context.js';
 import type { IncomingHeaders } from '../context/headers.js';
 import type { ProblemDetails } from '../errors/problem-details.js';
 import type { BulkheadOptions } from '../policies/bulkhead.js';
+import type { PolicyConfig } from '../registry/config.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import type { Duration } from '../util/duration.js';
@@ -82,9 +83,24 @@ export interface Admission {
   release(): void;
 }
 
-/** Per-route protection: a named policy from the registry, an inline policy, or a route timeout. */
-export interface RouteProtection {
-  /** Name of a registered policy, or a policy instance. */
+/** The policy parts a route may declare inline (as in `policies.<name>`): defined in the registry under the route's name. */
+export type InlinePolicy = Pick<
+  PolicyConfig,
+  'fallback' | 'retry' | 'circuitBreaker' | 'attemptTimeout' | 'bulkhead'
+>;
+
+/**
+ * Per-route protection: a named policy from the registry, an inline policy (its parts given here,
+ * defined with `bulwark.define(name, parts)` so `names()` and `breaker(name)` reach it), and/or a
+ * route timeout and rate limit.
+ */
+export interface RouteProtection extends InlinePolicy {
+  /**
+   * Registry name of the inline policy. Default: the route pattern of the first request it serves
+   * (`GET /orders/:id`), defined then; give a name to have it defined (and visible) at start-up.
+   */
+  name?: string;
+  /** Name of a registered policy, or a policy instance (not with inline parts). */
   policy?: string | Policy;
   /** Route timeout (ms or duration string); the handler's signal aborts when it fires. */
   timeout?: number | string;
@@ -171,6 +187,8 @@ export interface HttpEngineOptions {
    * stack and correlation ID. Must not throw.
    */
   onError?: ErrorReporter;
+  /** Defines a named policy from config (wired by `createBulwark` to `bulwark.define`); inline route policies need it. */
+  definePolicy?: (name: string, config: InlinePolicy) => Policy;
   /** Resolves a registered policy by name (wired by `createBulwark`). */
   resolvePolicy?: (name: string) => Policy;
   /** Event stream. */

@@ -181,6 +181,7 @@ class Registry implements Bulwark {
         ...http,
         rateLimit,
         resolvePolicy: (name) => this.policy(name),
+        definePolicy: (name, config) => this.define(name, config),
         events: this.events,
       });
     }

@@ -40,7 +40,7 @@ export interface PolicyConfig {
 }
 
 /** The serializable part of the HTTP engine's options. */
-export type HttpConfig = Omit<HttpEngineOptions, 'resolvePolicy' | 'events'> & {
+export type HttpConfig = Omit<HttpEngineOptions, 'resolvePolicy' | 'definePolicy' | 'events'> & {
   /** Header carrying the caller's criticality. Default `bulwark-criticality`. */
   criticalityHeader?: string;
   /** Write the trace context (`traceparent`) on responses. Default false. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { MAX_TIMER_MS } from '../util/duration.js';
 import { configFromEnv } from './env.js';
 import { deepMerge } from './merge.js';
 import { validateConfig } from './validate.js';
@@ -18,7 +19,7 @@ describe('docs/config.md', () => {
 
   it('has env examples that map as documented and validate on top of the YAML example', () => {
     const env = Object.fromEntries(
-      blocks('sh')
+      blocks('text')
         .flatMap((b) => b.split('\n'))
         .filter((l) => l.startsWith('BULWARK_'))
         .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
@@ -26,8 +27,13 @@ describe('docs/config.md', () => {
     const layer = configFromEnv(env);
     expect(layer.policies?.['payments-api']?.circuitBreaker).toEqual({ errorThresholdPercentage: 25 });
     expect(layer.policies?.search?.rateLimit).toBe(false);
-    const merged = deepMerge(configFromYaml(blocks('yaml')[0] ?? ''), layer);
+    const merged = deepMerge(configFromYaml(blocks('yaml').at(-1) ?? ''), layer);
     expect(() => validateConfig(merged)).not.toThrow();
+  });
+
+  it('documents the duration grammar and the timer maximum', () => {
+    expect(doc).toContain(`${MAX_TIMER_MS} ms`);
+    for (const unit of ["'250ms'", "'2s'", "'1.5m'", "'1h'"]) expect(doc).toContain(unit);
   });
 
   it('documents every option key the validator knows', () => {
@@ -38,6 +44,7 @@ describe('docs/config.md', () => {
       'maxDelay',
       'factor',
       'jitter',
+      'handles',
       'retryOn',
       'honorRetryAfter',
     ];
@@ -68,6 +75,8 @@ describe('docs/config.md', () => {
       'problemTypeBase',
     );
     keys.push('degradedHeader', 'production', 'correlation.accept', 'deadline.default', 'attemptTimeout');
+    keys.push('defaults', 'allowEnvOnlyPolicies', 'failureThreshold', 'successThreshold');
+    keys.push('slowCallDuration', 'slowCallRateThreshold');
     for (const key of keys) expect(doc, key).toContain(`\`${key}\``);
   });
 });

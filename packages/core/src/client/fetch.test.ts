@@ -372,6 +372,21 @@ describe('bulwark.fetch', () => {
     expect(server.seen).toHaveLength(2);
   });
 
+  it('shares one breaker with run(name): failures through run() refuse fetch() (issue 8 item 3)', async () => {
+    script = status(200);
+    bulwark = createBulwark({
+      policies: {
+        flaky: { retry: false, circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50 } },
+      },
+    });
+    for (let i = 0; i < 2; i++)
+      await bulwark.run('flaky', () => Promise.reject(new Error('HTTP 503'))).catch(() => {});
+    expect(bulwark.breaker('flaky').state()).toBe('open');
+    const err = await bulwark.fetch('flaky', server.url).catch((e) => e);
+    expect(isCircuitOpenError(err)).toBe(true);
+    expect(server.seen).toHaveLength(0);
+  });
+
   it('uses the key given per call for the breaker', async () => {
     script = status(500);
     bulwark = createBulwark({

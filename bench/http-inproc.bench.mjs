@@ -21,7 +21,7 @@ import { createServer } from 'node:http';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { BULWARK_CONFIG, PATH, REQUEST_HEADERS } from './http/config.mjs';
+import { BULWARK_CONFIG, PATH, PROTECTED_PATH, REQUEST_HEADERS } from './http/config.mjs';
 import { median, save, table } from './lib.mjs';
 
 const FRAMEWORKS = ['express', 'koa', 'nestjs'];
@@ -39,12 +39,19 @@ const rounds = Number(option('rounds', 'BENCH_ROUNDS', quick ? 15 : 40));
 const requests = Number(option('requests', 'BENCH_REQUESTS', 2_000));
 const child = option('child', 'BENCH_CHILD', undefined);
 
-/** One request as the load generator sends it (keep-alive, the bench's headers). */
-const REQUEST = Buffer.from(
-  `GET ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n${Object.entries(REQUEST_HEADERS)
-    .map(([k, v]) => `${k}: ${v}\r\n`)
-    .join('')}\r\n`,
-);
+/** One request to `path` as the load generator sends it (keep-alive, the bench's headers). */
+const requestTo = (path) =>
+  Buffer.from(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n${Object.entries(REQUEST_HEADERS)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`,
+  );
+
+/** The routes measured: admission only, and protect() with a named policy and keyed limits. */
+const ROUTES = [
+  { route: 'admission', path: PATH },
+  { route: 'protected', path: PROTECTED_PATH },
+];
 
 /** A keep-alive client connection whose writes go nowhere; `push` feeds it request bytes. */
 class Sink extends Duplex {
@@ -71,8 +78,9 @@ class Sink extends Duplex {
   }
 }
 
-/** Builds one variant's server around a fresh app; `run(n)` serves n requests one after another. */
-async function variant(framework, name) {
+/** Builds one variant's server around a fresh app; `run(n)` serves n requests to `path` one after another. */
+async function variant(framework, name, path) {
+  const REQUEST = requestTo(path);
   const { create } = await import(`./http/servers/${framework}.mjs`);
   const app = await create(name);
   let listener = app.listener;
@@ -121,8 +129,8 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 /** Child: measures one framework, bare vs Bulwark, and reports over IPC (or prints when run alone). */
-async function measure(framework) {
-  const cases = [await variant(framework, 'bare'), await variant(framework, 'bulwark')];
+async function measure(framework, path) {
+  const cases = [await variant(framework, 'bare', path), await variant(framework, 'bulwark', path)];
   for (let i = 0; i < 4; i++) for (const c of cases) await c.run(5_000); // warm-up: JIT both
   const samples = { bare: [], bulwark: [] };
   const gc = { bare: { minor: 0, major: 0 }, bulwark: { minor: 0, major: 0 } };
@@ -159,7 +167,7 @@ async function measure(framework) {
 }
 
 if (child !== undefined) {
-  const result = await measure(child);
+  const result = await measure(child, option('path', 'BENCH_PATH', PATH));
   if (process.send) process.send(result);
   else console.log(JSON.stringify({ framework: child, ...result, samples: undefined }, null, 2));
   process.exit(0);
@@ -170,23 +178,28 @@ if (child !== undefined) {
   for (const f of frameworks) if (!FRAMEWORKS.includes(f)) throw new Error(`unknown framework "${f}"`);
   const results = {};
   for (const f of frameworks) {
-    // One process per framework, so one framework's JIT state and heap never colour another's.
-    const p = fork(
-      fileURLToPath(import.meta.url),
-      [`--child=${f}`, `--rounds=${rounds}`, `--requests=${requests}`],
-      {
-        env: { ...process.env, NODE_ENV: 'production' },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      },
-    );
-    results[f] = await new Promise((resolve, reject) => {
-      p.once('message', resolve);
-      p.once('exit', (code) => reject(new Error(`${f} child exited (${code})`)));
-    });
-    p.removeAllListeners('exit');
+    for (const { route, path } of ROUTES) {
+      // One process per framework and route, so JIT state and heap never colour another's.
+      const p = fork(
+        fileURLToPath(import.meta.url),
+        [`--child=${f}`, `--rounds=${rounds}`, `--requests=${requests}`, `--path=${path}`],
+        {
+          env: { ...process.env, NODE_ENV: 'production' },
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        },
+      );
+      results[`${f}:${route}`] = await new Promise((resolve, reject) => {
+        p.once('message', resolve);
+        p.once('exit', (code) => reject(new Error(`${f} ${route} child exited (${code})`)));
+      });
+      p.removeAllListeners('exit');
+    }
   }
-  const rows = Object.entries(results).map(([f, r]) => ({
-    framework: LABELS[f],
+  const rows = Object.entries(results).map(([k, r]) => ({
+    framework: LABELS[k.split(':')[0]],
+    route: k.endsWith(':protected')
+      ? `${PROTECTED_PATH} protect()+policy+keyed limits`
+      : `${PATH} admission only`,
     'bare µs/req': r.bareUs.toFixed(1),
     'bulwark µs/req': r.bulwarkUs.toFixed(1),
     'added µs/req (paired)': r.addedUs.toFixed(1),
@@ -199,7 +212,7 @@ if (child !== undefined) {
     rows,
   );
   save('http-inproc', {
-    options: { rounds, requests, frameworks, quick },
+    options: { rounds, requests, frameworks, quick, routes: ROUTES },
     bulwarkConfig: BULWARK_CONFIG,
     requestHeaders: Object.keys(REQUEST_HEADERS),
     results,

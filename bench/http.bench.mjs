@@ -13,6 +13,9 @@
 //                                      three times that once per server at start)
 //   --connections=N BENCH_CONNECTIONS  concurrent connections (default 50)
 //   --frameworks=a,b BENCH_FRAMEWORKS  subset of express,koa,nestjs
+//   --route=R       BENCH_ROUTE        admission (default: GET /hello, Bulwark's admission only) or
+//                                      protected (GET /orders/42 under protect() with a named policy
+//                                      and a per-client route rate limit; @UsePolicy in NestJS)
 //                  BENCH_BULWARK_HTTP JSON merged over the `http` config of the Bulwark servers,
 //                                      e.g. '{"bulkhead":false}', to see what one part costs
 //   --cpu-prof                         also write V8 CPU profiles of every server to
@@ -24,7 +27,7 @@ import { fork, spawn } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BULWARK_CONFIG, PATH, REQUEST_HEADERS } from './http/config.mjs';
+import { BULWARK_CONFIG, PATH, PROTECTED_PATH, REQUEST_HEADERS } from './http/config.mjs';
 import { here, median, save, table } from './lib.mjs';
 
 const FRAMEWORKS = ['express', 'koa', 'nestjs'];
@@ -51,6 +54,10 @@ const frameworks = String(option('frameworks', 'BENCH_FRAMEWORKS', FRAMEWORKS.jo
   .split(',')
   .filter(Boolean);
 for (const f of frameworks) if (!FRAMEWORKS.includes(f)) throw new Error(`unknown framework "${f}"`);
+const routeName = String(option('route', 'BENCH_ROUTE', 'admission'));
+if (!['admission', 'protected'].includes(routeName)) throw new Error(`unknown route "${routeName}"`);
+/** The path loaded: admission only, or the protected route. */
+const TARGET = routeName === 'protected' ? PROTECTED_PATH : PATH;
 for (const [k, v] of Object.entries({ rounds, duration, warmup, connections })) {
   if (!(v > 0)) throw new Error(`--${k} must be a positive number, got ${v}`);
 }
@@ -108,7 +115,7 @@ function stopServer(child) {
 function load(port, seconds) {
   const args = [autocannon, '--json', '-c', String(connections), '-d', String(seconds)];
   for (const [name, value] of Object.entries(REQUEST_HEADERS)) args.push('-H', `${name}=${value}`);
-  args.push(`http://127.0.0.1:${port}${PATH}`);
+  args.push(`http://127.0.0.1:${port}${TARGET}`);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
@@ -250,7 +257,7 @@ for (const framework of frameworks) {
   });
 }
 table(
-  `HTTP overhead of Bulwark's inbound stack (medians of ${rounds} rounds × ${duration} s, ${connections} connections; ± is half the range of req/s)`,
+  `HTTP overhead of Bulwark's inbound stack on GET ${TARGET} (${routeName}; medians of ${rounds} rounds × ${duration} s, ${connections} connections; ± is half the range of req/s)`,
   rows,
 );
 console.log(
@@ -259,7 +266,17 @@ console.log(
 );
 if (cpuProf) console.log('These figures were taken under --cpu-prof: use them for the profiles only.');
 save('http', {
-  options: { rounds, duration, warmup, connections, frameworks, quick, cpuProf },
+  options: {
+    rounds,
+    duration,
+    warmup,
+    connections,
+    frameworks,
+    quick,
+    cpuProf,
+    route: routeName,
+    path: TARGET,
+  },
   machine: { cpus: availableParallelism(), model: cpus()[0]?.model, loadavg: loadavg() },
   bulwarkConfig: BULWARK_CONFIG,
   requestHeaders: Object.keys(REQUEST_HEADERS),

@@ -2,10 +2,10 @@
 // problem+json exception filter). Plain JS: Nest's decorators are applied as functions, so no
 // compile step can drop the metadata.
 import 'reflect-metadata';
-import { BulwarkModule } from '@bulwark/nestjs';
+import { BulwarkModule, UsePolicy } from '@bulwark/nestjs';
 import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { BODY, BULWARK_CONFIG, PATH } from '../config.mjs';
+import { BODY, BULWARK_CONFIG, PATH, PROTECTED_PATH, PROTECTED_POLICY } from '../config.mjs';
 
 class HelloController {
   hello() {
@@ -20,12 +20,31 @@ Reflect.decorate(
   Object.getOwnPropertyDescriptor(HelloController.prototype, 'hello'),
 );
 
+/** The protected route: under @UsePolicy in the Bulwark variant (Nest has no route rate limit of its own yet). */
+function ordersController(variant) {
+  class OrdersController {
+    order() {
+      return BODY;
+    }
+  }
+  Controller()(OrdersController);
+  const decorators = [Get(PROTECTED_PATH.slice(1).replace(/\/\d+$/, '/:id'))];
+  if (variant === 'bulwark') decorators.push(UsePolicy(PROTECTED_POLICY));
+  Reflect.decorate(
+    decorators,
+    OrdersController.prototype,
+    'order',
+    Object.getOwnPropertyDescriptor(OrdersController.prototype, 'order'),
+  );
+  return OrdersController;
+}
+
 /** Builds the Nest app (not yet listening); `close` shuts it down, closing Bulwark's core. */
 export async function create(variant) {
   class AppModule {}
   Module({
     imports: variant === 'bulwark' ? [BulwarkModule.forRoot(BULWARK_CONFIG)] : [],
-    controllers: [HelloController],
+    controllers: [HelloController, ordersController(variant)],
   })(AppModule);
   const app = await NestFactory.create(AppModule, { logger: false });
   return { nest: app, close: () => app.close() };

@@ -51,7 +51,8 @@ const ctx = () => ({
   },
   criticality: 'default',
   degraded: [],
-  deadline: Date.now() + 60_000,
+  // An hour: far enough that no measurement ever runs with a spent budget (that path builds an error).
+  deadline: Date.now() + 3_600_000,
 });
 
 async function one() {

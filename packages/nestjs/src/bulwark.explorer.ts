@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { type Bulwark, InvalidConfigError, type Policy, type PolicyConfig, pipeline } from '@bulwark/core';
+import type { ProtectedRoute } from '@bulwark/core/adapter';
 import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { BULWARK, BULWARK_LAYERS } from './bulwark.constants.js';
+import { BULWARK, BULWARK_LAYERS, BULWARK_RATE_LIMIT } from './bulwark.constants.js';
 import type { PolicyLayer } from './bulwark.decorator.js';
 import { resilient } from './bulwark.invoke.js';
 
@@ -18,6 +19,8 @@ type Reference = { name: string; decorator: string; config?: PolicyConfig };
 @Injectable()
 export class BulwarkExplorer {
   private readonly wrapped = new WeakSet<object>();
+  /** Each rate-limited handler's validated route (read by the rate-limit guard). */
+  readonly routes = new WeakMap<object, ProtectedRoute>();
 
   constructor(
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
@@ -28,7 +31,8 @@ export class BulwarkExplorer {
   /** Wraps every decorated method once; throws one error listing every misconfiguration. */
   explore(): void {
     const problems: string[] = [];
-    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+    const controllers = new Set(this.discovery.getControllers());
+    for (const wrapper of [...controllers, ...this.discovery.getProviders()]) {
       const instance = wrapper.instance as Record<string, unknown> | null | undefined;
       // Request-scoped and transient instances are created per request/consumer: not wrapped.
       if (typeof instance !== 'object' || instance === null || !wrapper.isDependencyTreeStatic()) continue;
@@ -37,10 +41,10 @@ export class BulwarkExplorer {
       const proto: object = Object.getPrototypeOf(instance);
       for (const method of this.scanner.getAllMethodNames(proto)) {
         const layers: PolicyLayer[] | undefined = Reflect.getMetadata(BULWARK_LAYERS, proto, method);
-        if (!layers) continue;
         const label = `${instance.constructor.name}.${method}`;
         try {
-          this.wrap(instance, method, label, layers);
+          if (layers) this.wrap(instance, method, label, layers);
+          if (controllers.has(wrapper)) this.protect(instance, method);
         } catch (e) {
           const lines = e instanceof InvalidConfigError ? e.issues.map(issueLine) : [(e as Error).message];
           for (const line of lines) problems.push(`${label}: ${line}`);
@@ -75,6 +79,16 @@ export class BulwarkExplorer {
     }
     Object.defineProperty(wrapper, 'name', { value: original.name });
     Object.defineProperty(instance, method, { value: wrapper, writable: true, configurable: true });
+  }
+
+  /** A handler's route protection from `@RateLimit()` / `@SkipRateLimit()` (its own, else its controller's), validated by core now. */
+  private protect(instance: Record<string, unknown>, method: string): void {
+    const handler = instance[method] as AnyFn;
+    const limit =
+      Reflect.getMetadata(BULWARK_RATE_LIMIT, handler) ??
+      Reflect.getMetadata(BULWARK_RATE_LIMIT, instance.constructor);
+    if (limit !== undefined)
+      this.routes.set(handler, this.bulwark.http.route(limit === true ? {} : { rateLimit: limit }));
   }
 
   private reference(ref: Reference): Policy {

@@ -41,6 +41,7 @@ class Inbound extends AdapterRequest {
   readonly method: string;
   readonly path: string;
   readonly routeKey = undefined; // the middleware runs before Nest's router: no pattern yet
+  readonly deferRateLimit = true; // the rate-limit guard takes it per route (@RateLimit, @SkipRateLimit)
   readonly headers: InboundRequest['headers'];
   readonly remoteAddress: string | undefined;
   readonly #res: ServerResponse | undefined;

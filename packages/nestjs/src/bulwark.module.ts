@@ -12,11 +12,12 @@ import {
   type Provider,
   RequestMethod,
 } from '@nestjs/common';
-import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
 import { BULWARK } from './bulwark.constants.js';
 import { BulwarkExplorer } from './bulwark.explorer.js';
 import { BulwarkExceptionFilter } from './bulwark.filter.js';
 import { BulwarkMiddleware } from './bulwark.middleware.js';
+import { BulwarkRateLimitGuard } from './bulwark.rate-limit.js';
 
 /** What `BulwarkModule.forRoot` takes: a Bulwark config object, or an existing core instance. */
 export type BulwarkModuleOptions = BulwarkConfig | Bulwark;
@@ -73,7 +74,12 @@ export class BulwarkModule implements NestModule, OnModuleInit, OnApplicationShu
       module: BulwarkModule,
       global: true,
       imports: [DiscoveryModule, ...imports],
-      providers: [core, BulwarkExplorer, { provide: APP_FILTER, useClass: BulwarkExceptionFilter }],
+      providers: [
+        core,
+        BulwarkExplorer,
+        { provide: APP_FILTER, useClass: BulwarkExceptionFilter },
+        { provide: APP_GUARD, useClass: BulwarkRateLimitGuard },
+      ],
       exports: [BULWARK],
     };
   }

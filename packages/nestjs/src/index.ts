@@ -20,4 +20,10 @@ export {
   type BulwarkModuleAsyncOptions,
   type BulwarkModuleOptions,
 } from './bulwark.module.js';
+export {
+  BulwarkRateLimitGuard,
+  RateLimit,
+  type RouteRateLimit,
+  SkipRateLimit,
+} from './bulwark.rate-limit.js';
 export { currentSignal } from './bulwark.signal.js';

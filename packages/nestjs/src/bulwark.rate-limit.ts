@@ -41,7 +41,8 @@ export class BulwarkRateLimitGuard implements CanActivate {
     const own = this.explorer.routes.get(context.getHandler());
     if (state === undefined || (own === undefined && !this.bulwark.config.http?.rateLimit)) return true;
     const http = this.bulwark.http;
-    await http.protect(state.admission, own ?? (this.route ??= http.route({})), () => undefined);
+    this.route ??= http.route({});
+    await http.protect(state.admission, own ?? this.route, () => undefined);
     const signal = state.admission.signal; // a client that left while the limit's store answered
     if (signal.aborted) throw signal.reason;
     return true;

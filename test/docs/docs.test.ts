@@ -38,7 +38,6 @@ const PENDING: Record<string, string> = {
   'packages/core/docs/errors.md': 'errors',
   'packages/express/README.md': 'http',
   'packages/koa/README.md': 'http',
-  'packages/nestjs/README.md': 'nest',
 };
 
 const TS = new Set(['ts', 'typescript']);

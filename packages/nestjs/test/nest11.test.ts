@@ -25,7 +25,52 @@ const npm = (args: string[], cwd: string) => {
     : exec('npm', args, { cwd, maxBuffer: 64 << 20 });
 };
 const NEST_11 = ['@nestjs/common@^11', '@nestjs/core@^11', '@nestjs/platform-express@^11'];
-const PEERS = ['reflect-metadata@^0.2', 'rxjs@^7'];
+const PEERS = ['reflect-metadata@^0.2', 'rxjs@^7', 'nestjs-cls@^7'];
+
+/** The README's nestjs-cls recipe in a real app: CLS's request ID is the request's correlation ID. */
+const CLS_APP = `import 'reflect-metadata';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { BulwarkModule } from '@bulwark/nestjs';
+import { Controller, Get, Inject, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ClsModule, ClsService } from 'nestjs-cls';
+import { clsOptions } from './cls-options';
+
+@Controller()
+class IdController {
+  constructor(@Inject(ClsService) private readonly cls: ClsService) {}
+  @Get('id') id() {
+    return { cls: this.cls.getId() };
+  }
+}
+
+@Module({ imports: [BulwarkModule.forRoot(), ClsModule.forRoot(clsOptions)], controllers: [IdController] })
+class AppModule {}
+
+async function main() {
+  const app = await NestFactory.create(AppModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const { port } = (app.getHttpServer() as Server).address() as AddressInfo;
+  const given = await fetch(\`http://127.0.0.1:\${port}/id\`, { headers: { 'x-request-id': 'shared-1' } });
+  const fresh = await fetch(\`http://127.0.0.1:\${port}/id\`);
+  const out = [
+    { header: given.headers.get('x-request-id'), body: await given.json() },
+    { header: fresh.headers.get('x-request-id'), body: await fresh.json() },
+  ];
+  await app.close();
+  console.log(JSON.stringify(out));
+}
+void main();
+`;
+
+/** The code of the README block `<!-- doc-test: id=<id> -->`. */
+async function readmeBlock(id: string): Promise<string> {
+  const text = await readFile(here('../README.md'), 'utf8');
+  const m = new RegExp(`<!-- doc-test: id=${id} -->\\s*\`\`\`ts\\n([\\s\\S]*?)\`\`\``).exec(text);
+  if (!m?.[1]) throw new Error(`README.md has no ts block with id=${id}`);
+  return m[1];
+}
 
 interface Answer {
   status: number;
@@ -43,6 +88,7 @@ let dir = '';
 let seen: Seen;
 let logs = '';
 let version = '';
+let cls: { header: string; body: { cls: string } }[] = [];
 
 beforeAll(async () => {
   for (const pkg of ['core', 'nestjs']) {
@@ -79,11 +125,16 @@ beforeAll(async () => {
     },
     files: ['app.ts'],
   };
+  await writeFile(join(dir, 'cls-options.ts'), await readmeBlock('nestjs-cls'));
+  await writeFile(join(dir, 'cls-app.ts'), CLS_APP);
+  tsconfig.files.push('cls-options.ts', 'cls-app.ts');
   await writeFile(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
   await exec(node, [join(root, 'node_modules/typescript/bin/tsc'), '-p', dir]);
   const run = await exec(node, [join(dir, 'app.js')], { cwd: dir, timeout: 30_000 });
   logs = run.stderr;
   seen = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as Seen;
+  const clsRun = await exec(node, [join(dir, 'cls-app.js')], { cwd: dir, timeout: 30_000 });
+  cls = JSON.parse(clsRun.stdout.trim().split('\n').at(-1) ?? '[]');
   console.log(`nest11: installed, compiled and ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }, 180_000);
 
@@ -92,6 +143,12 @@ afterAll(async () => {
 });
 
 describe('on NestJS 11 (platform-express)', () => {
+  it("the README's nestjs-cls recipe shares one correlation ID with CLS", () => {
+    expect(cls[0]).toEqual({ header: 'shared-1', body: { cls: 'shared-1' } });
+    expect(cls[1]?.header).toMatch(/^[0-9a-f-]{36}$/);
+    expect(cls[1]?.body.cls).toBe(cls[1]?.header);
+  });
+
   it('runs against the NestJS 11 the registry serves, type-checked against its types', () => {
     expect(version).toMatch(/^11\./);
   });

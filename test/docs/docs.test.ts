@@ -36,7 +36,6 @@ const COVERED = markdownFiles();
  */
 const PENDING: Record<string, string> = {
   'packages/core/docs/errors.md': 'errors',
-  'packages/koa/README.md': 'http',
 };
 
 const TS = new Set(['ts', 'typescript']);

@@ -151,8 +151,10 @@ class Compartment implements IdleNode<Compartment> {
   head: Waiter | undefined = undefined;
   tail: Waiter | undefined = undefined;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** EWMA of run durations in ms; -1 until the first release. */
+  /** EWMA of (sampled) run durations in ms; -1 until the first timed release. */
   ewmaMs = -1;
+  /** Calls entered through `execute`'s fast path, for sampling their durations. */
+  calls = 0;
   /** Neighbours on the idle list (only while idle). */
   prevIdle: Compartment | undefined = undefined;
   nextIdle: Compartment | undefined = undefined;
@@ -162,6 +164,9 @@ class Compartment implements IdleNode<Compartment> {
 
 /** Weight of the newest sample in the run-duration average. */
 const EWMA_ALPHA = 0.2;
+/** One fast-path call in 8 is timed for the average (a power of two; the mask is SAMPLE_EVERY - 1). */
+const SAMPLE_EVERY = 8;
+const SAMPLE_MASK = SAMPLE_EVERY - 1;
 
 class Bulkhead implements BulkheadPolicy {
   readonly name: string;
@@ -191,22 +196,45 @@ class Bulkhead implements BulkheadPolicy {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     // Fast path: a free slot is taken synchronously, with no release closure and no extra promise.
     const c = this.tryEnter(options?.key ?? 'default');
-    if (c !== undefined) return this.runIn(c, Date.now(), fn, signal, attempt);
+    // Run durations feed the Retry-After estimate; one call in SAMPLE_EVERY is timed (Date.now()
+    // twice per call was a third of the fast path's cost), the compartment's first call included.
+    if (c !== undefined)
+      return this.runIn(c, (c.calls++ & SAMPLE_MASK) === 0 ? Date.now() : -1, fn, signal, attempt);
     return this.queued(fn, options?.key, signal, attempt);
   }
 
-  private async runIn<T>(
+  /**
+   * Runs `fn` in a slot taken at `started` and frees it when `fn` settles. Plain `then` instead of
+   * an async function with try/finally: no extra async frame on the hot path.
+   */
+  private runIn<T>(
     c: Compartment,
     started: number,
     fn: Operation<T>,
     signal: AbortSignal | undefined,
     attempt: number,
   ): Promise<T> {
+    let result: Promise<T> | T;
     try {
-      return await fn(signal ?? NEVER_ABORTED_SIGNAL, attempt);
-    } finally {
-      this.release(c, Date.now() - started);
+      result = fn(signal ?? NEVER_ABORTED_SIGNAL, attempt);
+    } catch (error) {
+      this.release(c, started < 0 ? -1 : Date.now() - started);
+      return Promise.reject(error);
     }
+    if (!(result instanceof Promise)) {
+      // A thenable or a plain value: adopt it, then free the slot.
+      result = Promise.resolve(result);
+    }
+    return result.then(
+      (value) => {
+        this.release(c, started < 0 ? -1 : Date.now() - started);
+        return value;
+      },
+      (error: unknown) => {
+        this.release(c, started < 0 ? -1 : Date.now() - started);
+        throw error;
+      },
+    );
   }
 
   private async queued<T>(
@@ -313,8 +341,9 @@ class Bulkhead implements BulkheadPolicy {
     };
   }
 
+  /** Frees a slot of `c`; `ranMs` is how long the call held it, or -1 when it was not timed. */
   private release(c: Compartment, ranMs: number): void {
-    c.ewmaMs = c.ewmaMs < 0 ? ranMs : c.ewmaMs + (ranMs - c.ewmaMs) * EWMA_ALPHA;
+    if (ranMs >= 0) c.ewmaMs = c.ewmaMs < 0 ? ranMs : c.ewmaMs + (ranMs - c.ewmaMs) * EWMA_ALPHA;
     const next = c.head;
     if (next !== undefined) {
       // Hand the slot straight to the next waiter: `running` is unchanged.

@@ -10,6 +10,8 @@ const RULES: [RegExp, string][] = [
   [/"(pid|timestamp|time|ms|inboundDeadlineMs)":\d+/g, '"$1":<n>'],
   [/\bin \d+ ms\b/g, 'in <n> ms'],
   [/-?\d+ ms left/g, '<n> ms left'],
+  // Seconds until the limiter allows the next request: rounds differently as the clock moves.
+  [/(;r=\d+;)t=\d+/g, '$1t=<n>'],
   [/^(content-length|date|keep-alive|connection|etag):.*$/gi, '$1: <…>'],
 ];
 

@@ -28,8 +28,8 @@ export interface BuildContext {
 export interface BuiltPolicy {
   /** The composed pipeline, named after the policy. */
   policy: Policy;
-  /** The circuit breaker inside it, if any. */
-  breaker?: CircuitBreakerPolicy;
+  /** Control of the circuit breaker inside it, if any (default key: the policy name). */
+  breaker?: BreakerControl;
   /** Every part, outermost first, for `close()`. */
   parts: Policy<unknown>[];
 }
@@ -106,15 +106,40 @@ class NamedPolicy implements Policy {
   }
 }
 
-/** The breaker with the policy name as the default key of `state` and `stats` (the key runs use). */
-function keyedBy(name: string, breaker: CircuitBreakerPolicy): CircuitBreakerPolicy {
-  return Object.assign(Object.create(breaker) as CircuitBreakerPolicy, {
-    state: (key?: string) => breaker.state(key ?? name),
-    stats: (key?: string) => breaker.stats(key ?? name),
-    canExecute: (key?: string) => breaker.canExecute(key ?? name),
-    recordSuccess: (key?: string, durationMs?: number) => breaker.recordSuccess(key ?? name, durationMs),
-    recordFailure: (key: string | undefined, error: unknown, durationMs?: number) =>
-      breaker.recordFailure(key ?? name, error, durationMs),
-    snapshot: (key?: string) => breaker.snapshot(key ?? name),
-  });
+/** Manual control and inspection of the circuit breaker inside a named policy. */
+export type BreakerControl = Pick<
+  CircuitBreakerPolicy,
+  | 'state'
+  | 'stats'
+  | 'override'
+  | 'forceOpen'
+  | 'forceClose'
+  | 'disable'
+  | 'metricsOnly'
+  | 'reset'
+  | 'canExecute'
+  | 'recordSuccess'
+  | 'recordFailure'
+  | 'snapshot'
+>;
+
+/**
+ * The breaker's control with the policy name as the default key of the per-key readers and
+ * recorders (the key runs use); the overrides keep "every key" when no key is given.
+ */
+function keyedBy(name: string, b: CircuitBreakerPolicy): BreakerControl {
+  return {
+    state: (key) => b.state(key ?? name),
+    stats: (key) => b.stats(key ?? name),
+    override: (key) => b.override(key),
+    forceOpen: (key) => b.forceOpen(key),
+    forceClose: (key) => b.forceClose(key),
+    disable: (key) => b.disable(key),
+    metricsOnly: (key) => b.metricsOnly(key),
+    reset: (key) => b.reset(key),
+    canExecute: (key) => b.canExecute(key ?? name),
+    recordSuccess: (key, durationMs) => b.recordSuccess(key ?? name, durationMs),
+    recordFailure: (key, error, durationMs) => b.recordFailure(key ?? name, error, durationMs),
+    snapshot: (key) => b.snapshot(key ?? name),
+  };
 }

@@ -5,24 +5,19 @@
 import { type BulwarkFetchInit, resilientFetch } from '../client/fetch.js';
 import { BulwarkError, CancelledError, InvalidConfigError } from '../errors/bulwark-error.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
-import type { CircuitBreakerPolicy } from '../policies/circuit-breaker.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { Store } from '../stores/store.js';
 import { EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
 import { render } from '../util/checks.js';
-import { type BuiltPolicy, buildPolicy } from './build.js';
+import { type BreakerControl, type BuiltPolicy, buildPolicy } from './build.js';
 import type { BulwarkConfig, FallbackValue, PolicyConfig } from './config.js';
 import { firstDifference } from './equal.js';
 import { deepMerge } from './merge.js';
 import { type ConfigSources, type LoadedConfig, loadConfig, loadPolicy } from './sources.js';
 import { UnknownPolicyError, unknownPolicyConfigError } from './unknown-policy.js';
 
-/** Manual control and inspection of the circuit breaker inside a named policy. */
-export type BreakerControl = Pick<
-  CircuitBreakerPolicy,
-  'state' | 'stats' | 'forceOpen' | 'forceClose' | 'disable' | 'metricsOnly' | 'reset'
->;
+export type { BreakerControl } from './build.js';
 
 /**
  * The registry of named policies, with the shared event stream, store and HTTP engine. `C` is the

@@ -244,6 +244,10 @@ describe('protect', () => {
     },
   );
 
+  it('rejects an unknown protection option with a did-you-mean', () => {
+    expect(() => engine.route({ timout: 100 } as never)).toThrow(/`timout`.*did you mean `timeout`/);
+  });
+
   it('rejects a policy that is not one', () => {
     expect(() => engine.route({ policy: {} as Policy })).toThrow(TypeError);
   });

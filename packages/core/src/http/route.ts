@@ -6,7 +6,7 @@ import { BulwarkError, isBulwarkError } from '../errors/bulwark-error.js';
 import type { TimeoutPolicy } from '../policies/timeout.js';
 import { unknownPolicyConfigError } from '../registry/unknown-policy.js';
 import type { Policy } from '../types.js';
-import { Issues, throwIfIssues } from '../util/checks.js';
+import { closest, Issues, throwIfIssues } from '../util/checks.js';
 import { parseDuration } from '../util/duration.js';
 import { checkHttpRateLimitOptions, type HttpLimit, type HttpRateLimitOptions } from './limits.js';
 import type { InboundRequest, InlinePolicy, ProtectedRoute, RouteProtection } from './types.js';
@@ -30,6 +30,9 @@ export interface RouteEnv {
 /** The parts a route may declare inline. */
 const INLINE_PARTS = ['fallback', 'retry', 'circuitBreaker', 'attemptTimeout', 'bulkhead'] as const;
 
+/** Every option of {@link RouteProtection}. */
+const KNOWN_KEYS: readonly string[] = ['name', 'policy', 'timeout', 'cacheKey', 'rateLimit', ...INLINE_PARTS];
+
 /** Unnamed inline policies without a route pattern get `protect:<n>`. */
 let unnamed = 0;
 
@@ -51,6 +54,13 @@ export class Route implements ProtectedRoute {
     if (typeof protection !== 'object' || protection === null) {
       throw new TypeError(
         `Expected route protection to be an object ({ policy, timeout, ... }); got ${String(protection)}.`,
+      );
+    }
+    for (const key of Object.keys(protection)) {
+      if (KNOWN_KEYS.includes(key)) continue;
+      const near = closest(key, KNOWN_KEYS);
+      throw new TypeError(
+        `Unknown route protection option \`${key}\`. Fix: ${near ? `did you mean \`${near}\`?` : `use one of ${KNOWN_KEYS.join(', ')}`}`,
       );
     }
     const { policy, cacheKey } = protection;

@@ -52,8 +52,8 @@ describe('README quick start against a failing dependency', () => {
     }
     expect(res?.status).toBe(503);
     const problem = (await res!.json()) as Record<string, unknown>;
-    // TODO(errors, finding 3): exactly CIRCUIT_OPEN once bulwark.fetch stops wrapping its own refusals.
-    expect(['CIRCUIT_OPEN', 'DOWNSTREAM_ERROR']).toContain(problem.code);
+    // bulwark.fetch's own refusal reaches the client as itself (finding 3), not as DOWNSTREAM_ERROR.
+    expect(problem.code).toBe('CIRCUIT_OPEN');
     expect(Number(res!.headers.get('retry-after'))).toBeGreaterThan(0);
     const before = payments().requests.length;
     const again = await get('/payments/99');

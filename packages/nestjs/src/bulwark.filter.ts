@@ -4,6 +4,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, Inject } from '@nestjs
 import { HttpAdapterHost } from '@nestjs/core';
 import { BULWARK } from './bulwark.constants.js';
 import { admitted, toInbound } from './bulwark.middleware.js';
+import { takeLimit } from './bulwark.rate-limit.js';
 
 /**
  * Global filter writing every error as `application/problem+json` through core's engine:
@@ -29,6 +30,16 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     const adapter = this.adapterHost.httpAdapter;
     const raw = req.raw ?? req;
     const state = admitted(raw);
+    if (state !== undefined && !state.limitTaken && this.bulwark.config.http?.rateLimit) {
+      // No guard saw this request (Nest's 404 for an unknown path, or an earlier guard refused it):
+      // it still takes the app-wide limit, so unknown paths cannot be hammered without one.
+      state.limitTaken = true;
+      takeLimit(this.bulwark, state).then(
+        () => this.catch(exception, host),
+        (refusal: unknown) => this.catch(refusal, host),
+      );
+      return;
+    }
     const inbound = state?.inbound ?? toInbound(raw);
     const out = this.bulwark.http.toResponse(exception, inbound, state?.admission.context);
     if (adapter.isHeadersSent(res)) return void adapter.end(res);

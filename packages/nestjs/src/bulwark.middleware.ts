@@ -17,6 +17,8 @@ export interface AdmittedRequest {
   readonly admission: Admission;
   /** The request as the engine saw it. */
   readonly inbound: InboundRequest;
+  /** True once the app-wide or the route's rate limit was taken (by the guard, or the filter for a request no guard saw). */
+  limitTaken: boolean;
 }
 
 // Per-request state on the raw request under a symbol: no WeakMap entry and no closure per request.
@@ -42,6 +44,7 @@ class Inbound extends AdapterRequest {
   readonly path: string;
   readonly routeKey = undefined; // the middleware runs before Nest's router: no pattern yet
   readonly deferRateLimit = true; // the rate-limit guard takes it per route (@RateLimit, @SkipRateLimit)
+  limitTaken = false; // the guard took it, or the filter did for a request no guard saw (a 404)
   readonly headers: InboundRequest['headers'];
   readonly remoteAddress: string | undefined;
   readonly #res: ServerResponse | undefined;

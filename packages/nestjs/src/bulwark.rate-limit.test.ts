@@ -71,6 +71,12 @@ describe.each(['express', 'fastify'] as const)('rate-limit decorators on platfor
     expect(await get('/internal/a', 3)).toEqual([200, 200, 200]);
   });
 
+  it('a path no route matches still takes the app-wide limit (Nest answers 404 without running a guard)', async () => {
+    const get = await start({ rateLimit: { limit: 2, interval: '1m' } });
+    expect(await get('/no-such-route', 3)).toEqual([404, 404, 429]);
+    expect(await get('/plain', 1)).toEqual([429]);
+  });
+
   it("@RateLimit(options) gives a route its own buckets; @RateLimit() undoes its controller's skip", async () => {
     const get = await start({ rateLimit: { limit: 1, interval: '1m' } });
     expect(await get('/login', 3)).toEqual([200, 200, 429]);

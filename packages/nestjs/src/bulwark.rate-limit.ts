@@ -3,7 +3,7 @@ import type { ProtectedRoute, RouteProtection } from '@bulwark/core/adapter';
 import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { BULWARK, BULWARK_RATE_LIMIT } from './bulwark.constants.js';
 import { BulwarkExplorer } from './bulwark.explorer.js';
-import { admitted } from './bulwark.middleware.js';
+import { type AdmittedRequest, admitted } from './bulwark.middleware.js';
 
 /** A route's own rate limit: `http.rateLimit`'s options (`limit`, `interval`, `key`, `skip`, `headers`...). */
 export type RouteRateLimit = Exclude<RouteProtection['rateLimit'], false | undefined>;
@@ -20,14 +20,24 @@ export const RateLimit = (options?: RouteRateLimit) => SetMetadata(BULWARK_RATE_
 /** On a handler or a controller: leaves the route out of the app-wide `http.rateLimit`, as `@SkipThrottle()` does. */
 export const SkipRateLimit = () => SetMetadata(BULWARK_RATE_LIMIT, false);
 
+const appWide = new WeakMap<Bulwark, ProtectedRoute>();
+
+/** Takes the route's own limit, or the app-wide `http.rateLimit`, for an admitted request; rejects with the 429. */
+export function takeLimit(bulwark: Bulwark, state: AdmittedRequest, own?: ProtectedRoute): Promise<unknown> {
+  let route = own ?? appWide.get(bulwark);
+  if (route === undefined) {
+    route = bulwark.http.route({});
+    appWide.set(bulwark, route);
+  }
+  return bulwark.http.protect(state.admission, route, () => undefined);
+}
+
 /**
  * Global guard taking each route's rate limit (the route's own, or the app-wide `http.rateLimit`,
  * which the middleware leaves to it) through core's `protect`; a refusal is a 429 problem.
  */
 @Injectable()
 export class BulwarkRateLimitGuard implements CanActivate {
-  private route: ProtectedRoute | undefined;
-
   constructor(
     @Inject(BULWARK) private readonly bulwark: Bulwark,
     @Inject(BulwarkExplorer) private readonly explorer: BulwarkExplorer,
@@ -40,9 +50,8 @@ export class BulwarkRateLimitGuard implements CanActivate {
     const state = admitted(req.raw ?? req);
     const own = this.explorer.routes.get(context.getHandler());
     if (state === undefined || (own === undefined && !this.bulwark.config.http?.rateLimit)) return true;
-    const http = this.bulwark.http;
-    this.route ??= http.route({});
-    await http.protect(state.admission, own ?? this.route, () => undefined);
+    state.limitTaken = true;
+    await takeLimit(this.bulwark, state, own);
     const signal = state.admission.signal; // a client that left while the limit's store answered
     if (signal.aborted) throw signal.reason;
     return true;

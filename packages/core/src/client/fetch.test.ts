@@ -344,6 +344,22 @@ describe('bulwark.fetch', () => {
     expect(other.suggestion).toBe(ERROR_CODES.DOWNSTREAM_ERROR.suggestion);
   });
 
+  it('trusts the downstream of a policy whose config sets trustDownstreamProblems, and no other', async () => {
+    script = problem(503, { status: 503, code: 'BULKHEAD_FULL', suggestion: 'Ask ledger ops.' });
+    bulwark = createBulwark({
+      policies: { ledger: { trustDownstreamProblems: true }, vendor: { trustDownstreamProblems: false } },
+    });
+    const trusted = (await bulwark.fetch('ledger', server.url).catch((e) => e)) as DownstreamError;
+    expect(trusted.trusted).toBe(true);
+    expect(trusted.suggestion).toBe('Ask ledger ops.');
+    const vendor = (await bulwark.fetch('vendor', server.url).catch((e) => e)) as DownstreamError;
+    expect(vendor.trusted).toBe(false);
+    expect(vendor.suggestion).toBe(ERROR_CODES.DOWNSTREAM_ERROR.suggestion);
+    expect(() => createBulwark({ policies: { p: { trustDownstreamProblems: 'yes' as never } } })).toThrow(
+      /policies\.p\.trustDownstreamProblems: expected true or false/,
+    );
+  });
+
   it('counts failure responses in the breaker, keyed by the policy name, and its refusal is CIRCUIT_OPEN itself (issue 8 item 3)', async () => {
     script = status(500);
     bulwark = createBulwark({

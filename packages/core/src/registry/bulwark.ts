@@ -119,6 +119,11 @@ class Registry implements Bulwark {
     return resilientFetch(this, name, input, init);
   }
 
+  /** Whether `fetch(name)` relays the downstream's problem as is (the policy's `trustDownstreamProblems`). */
+  trustsDownstream(name: string): boolean {
+    return this.declared.get(name)?.trustDownstreamProblems === true;
+  }
+
   has(name: string): boolean {
     return this.declared.has(name);
   }

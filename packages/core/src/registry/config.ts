@@ -37,6 +37,12 @@ export interface PolicyConfig {
   attemptTimeout?: Duration | false;
   /** Concurrency limit around the call itself. */
   bulkhead?: Section<BulkheadOptions> | false;
+  /**
+   * `fetch(name)` relays the downstream's own problem document (detail, suggestion) to this
+   * service's clients. Default false: a downstream is a trust boundary, and its problem reaches
+   * public clients only as code, status and correlation ID. Set it for services you operate.
+   */
+  trustDownstreamProblems?: boolean;
 }
 
 /** The serializable part of the HTTP engine's options. */

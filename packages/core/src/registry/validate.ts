@@ -65,6 +65,7 @@ const policyShape = shape(
     circuitBreaker: breakerCheck,
     attemptTimeout: falseOr(checkTimeoutOptions),
     bulkhead: falseOr(part(checkBulkheadOptions)),
+    trustDownstreamProblems: boolean,
   },
   {
     aliases: {
@@ -74,7 +75,7 @@ const policyShape = shape(
       rateLimiter: 'rateLimit',
     },
     expected:
-      'policy options (fallback, rateLimit, timeout, retry, circuitBreaker, attemptTimeout, bulkhead)',
+      'policy options (fallback, rateLimit, timeout, retry, circuitBreaker, attemptTimeout, bulkhead, trustDownstreamProblems)',
   },
 );
 

@@ -71,8 +71,8 @@ export interface ResilientFetchHost {
   policy(name: string): Policy;
   /** The registry config; its `http.correlation.header` and `http.deadline.header` name the headers sent. */
   readonly config?: { readonly http?: { correlation?: { header?: string }; deadline?: { header?: string } } };
-  /** Whether the named policy trusts its downstream's problem documents (policy config); default false. */
-  trustsDownstream?(name: string): boolean;
+  /** Whether the named policy trusts its downstream's problem documents (policy config); undefined leaves it to the client. */
+  trustsDownstream?(name: string): boolean | undefined;
 }
 
 /** A resilient fetch bound to a registry: `(name, input, init?) => Promise<Response>`. */

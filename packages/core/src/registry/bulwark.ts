@@ -119,9 +119,12 @@ class Registry implements Bulwark {
     return resilientFetch(this, name, input, init);
   }
 
-  /** Whether `fetch(name)` relays the downstream's problem as is (the policy's `trustDownstreamProblems`). */
-  trustsDownstream(name: string): boolean {
-    return this.declared.get(name)?.trustDownstreamProblems === true;
+  /**
+   * The policy's `trustDownstreamProblems`, or undefined when it says nothing (the client's own
+   * setting, e.g. `createResilientFetch(b, { trustDownstreamProblems })`, then decides).
+   */
+  trustsDownstream(name: string): boolean | undefined {
+    return this.declared.get(name)?.trustDownstreamProblems;
   }
 
   has(name: string): boolean {

@@ -6,9 +6,7 @@
  * socket released when either ends.
  */
 import { DeadlineExceededError } from '../errors/bulwark-error.js';
-
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2_147_483_647;
+import { MAX_TIMER_MS } from '../util/duration.js';
 
 /** Statuses whose Response may not carry a body. */
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 204, 205, 304]);

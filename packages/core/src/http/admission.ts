@@ -8,11 +8,9 @@ import { traceFromHeaders } from '../context/trace.js';
 import { CancelledError, DeadlineExceededError } from '../errors/bulwark-error.js';
 import type { BulkheadRelease } from '../policies/bulkhead.js';
 import type { EventStream } from '../telemetry/events.js';
+import { MAX_TIMER_MS } from '../util/duration.js';
 import { degradedValue } from './inbound.js';
 import type { Admission, InboundRequest, OutboundResponse } from './types.js';
-
-/** setTimeout's largest delay; a longer one would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** The request context the engine puts on AsyncLocalStorage. */
 export class HttpRequestContext implements RequestContext {

@@ -7,12 +7,9 @@ import type { TimeoutPolicy } from '../policies/timeout.js';
 import { unknownPolicyConfigError } from '../registry/unknown-policy.js';
 import type { Policy } from '../types.js';
 import { closest, Issues, throwIfIssues } from '../util/checks.js';
-import { parseDuration } from '../util/duration.js';
+import { MAX_TIMER_MS, parseDuration } from '../util/duration.js';
 import { checkHttpRateLimitOptions, type HttpLimit, type HttpRateLimitOptions } from './limits.js';
 import type { InboundRequest, InlinePolicy, ProtectedRoute, RouteProtection } from './types.js';
-
-/** setTimeout's largest delay. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** What a route needs from its engine. */
 export interface RouteEnv {

@@ -14,8 +14,8 @@
  * `setTimeout` changes (fake timers installed or removed) the next schedule re-arms.
  */
 
-/** setTimeout's largest delay; a longer one would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
+import { MAX_TIMER_MS } from './duration.js';
+
 /** Dead entries tolerated before a compaction, beyond as many as there are live ones. */
 const COMPACT_SLACK = 64;
 

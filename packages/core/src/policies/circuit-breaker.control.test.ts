@@ -1,61 +1,19 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CancelledError, isCircuitOpenError } from '../errors/bulwark-error.js';
 import type { Store } from '../stores/store.js';
-import { type BulwarkEvent, EventStream } from '../telemetry/events.js';
-import type { CircuitBreakerOptions } from './breaker/options.js';
-import { type CircuitBreakerPolicy, circuitBreaker } from './circuit-breaker.js';
+import { circuitBreaker } from './circuit-breaker.js';
 
-const boom = () => {
-  throw new Error('boom');
-};
-const httpError = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
+import {
+  fail,
+  httpError,
+  make,
+  ok,
+  openIt,
+  recorder,
+  useBreakerTests,
+} from './circuit-breaker.test-helper.js';
 
-let policies: CircuitBreakerPolicy[] = [];
-function make(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
-  const p = circuitBreaker({
-    name: 'svc',
-    volumeThreshold: 4,
-    resetTimeout: 1000,
-    events: new EventStream(),
-    ...options,
-  });
-  policies.push(p);
-  return p;
-}
-async function fail(b: CircuitBreakerPolicy, key?: string, error: () => unknown = boom): Promise<void> {
-  await expect(b.execute(error as () => never, { key })).rejects.not.toSatisfy(isCircuitOpenError);
-}
-async function ok(b: CircuitBreakerPolicy, key?: string): Promise<void> {
-  await expect(b.execute(() => 'ok', { key })).resolves.toBe('ok');
-}
-async function openIt(b: CircuitBreakerPolicy, key?: string): Promise<void> {
-  for (let i = 0; i < 4; i++) await fail(b, key);
-  expect(b.state(key)).toBe('open');
-}
-function _deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-function recorder(): { events: EventStream; seen: BulwarkEvent[] } {
-  const events = new EventStream();
-  const seen: BulwarkEvent[] = [];
-  events.onAny((e) => seen.push(e));
-  return { events, seen };
-}
-
-beforeEach(() => {
-  vi.useFakeTimers();
-  policies = [];
-});
-afterEach(() => {
-  for (const p of policies) p.close();
-  vi.useRealTimers();
-});
+useBreakerTests();
 
 describe('manual recording', () => {
   it('canExecute / recordSuccess / recordFailure drive the same state machine', async () => {

@@ -1,61 +1,21 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { runWithContext } from '../context/context.js';
 import { CancelledError, isCancelledError, isCircuitOpenError } from '../errors/bulwark-error.js';
-import { type BulwarkEvent, EventStream } from '../telemetry/events.js';
-import type { CircuitBreakerOptions } from './breaker/options.js';
-import { type CircuitBreakerPolicy, circuitBreaker, defaultIsFailure } from './circuit-breaker.js';
+import { defaultIsFailure } from './circuit-breaker.js';
 
-const boom = () => {
-  throw new Error('boom');
-};
-const httpError = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
+import {
+  boom,
+  deferred,
+  fail,
+  httpError,
+  make,
+  ok,
+  openIt,
+  recorder,
+  useBreakerTests,
+} from './circuit-breaker.test-helper.js';
 
-let policies: CircuitBreakerPolicy[] = [];
-function make(options: CircuitBreakerOptions = {}): CircuitBreakerPolicy {
-  const p = circuitBreaker({
-    name: 'svc',
-    volumeThreshold: 4,
-    resetTimeout: 1000,
-    events: new EventStream(),
-    ...options,
-  });
-  policies.push(p);
-  return p;
-}
-async function fail(b: CircuitBreakerPolicy, key?: string, error: () => unknown = boom): Promise<void> {
-  await expect(b.execute(error as () => never, { key })).rejects.not.toSatisfy(isCircuitOpenError);
-}
-async function ok(b: CircuitBreakerPolicy, key?: string): Promise<void> {
-  await expect(b.execute(() => 'ok', { key })).resolves.toBe('ok');
-}
-async function openIt(b: CircuitBreakerPolicy, key?: string): Promise<void> {
-  for (let i = 0; i < 4; i++) await fail(b, key);
-  expect(b.state(key)).toBe('open');
-}
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-function recorder(): { events: EventStream; seen: BulwarkEvent[] } {
-  const events = new EventStream();
-  const seen: BulwarkEvent[] = [];
-  events.onAny((e) => seen.push(e));
-  return { events, seen };
-}
-
-beforeEach(() => {
-  vi.useFakeTimers();
-  policies = [];
-});
-afterEach(() => {
-  for (const p of policies) p.close();
-  vi.useRealTimers();
-});
+useBreakerTests();
 
 describe('error-rate threshold', () => {
   it('stays closed before the minimum volume, opens once volume and threshold are reached', async () => {

@@ -150,6 +150,19 @@ export {
   type PropagationTarget,
 } from './propagation/headers.js';
 export { type PropagatingAgentOptions, propagatingAgent, withPropagation } from './propagation/http.js';
+// -- recovery: levels, batches --
+export {
+  type DependencyCriticality,
+  type ItemOutcome,
+  type LevelItem,
+  type LevelRun,
+  type LevelSummary,
+  type LevelsReport,
+  type OutcomeCounts,
+  type RunLevelsOptions,
+  runLevels,
+  type SkipReason,
+} from './recovery/levels.js';
 // -- registry: named policies from config --
 export { type BreakerControl, type Bulwark, createBulwark } from './registry/bulwark.js';
 export type {

@@ -179,6 +179,15 @@ export { configIssues, validateConfig, validatePolicyConfig } from './registry/v
 export { configFromYaml, configFromYamlFile } from './registry/yaml.js';
 // -- stores --
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from './stores/memory-store.js';
+export {
+  type MemoryRecordsOptions,
+  memoryRecords,
+  type RecordPutOptions,
+  type RecordStore,
+  type Records,
+  type RecordValue,
+  type StoredRecord,
+} from './stores/records.js';
 export type { Store } from './stores/store.js';
 // -- telemetry --
 export {

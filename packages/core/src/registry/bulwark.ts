@@ -6,6 +6,7 @@ import { type BulwarkFetchInit, resilientFetch } from '../client/fetch.js';
 import { BulwarkError, CancelledError, InvalidConfigError } from '../errors/bulwark-error.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
 import { MemoryStore } from '../stores/memory-store.js';
+import { memoryRecords, type RecordStore } from '../stores/records.js';
 import type { Store } from '../stores/store.js';
 import { EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
@@ -66,7 +67,12 @@ export interface Bulwark<C extends BulwarkConfig = BulwarkConfig> extends Closea
   readonly store: Store;
   /** The inbound HTTP engine built from `config.http`, created on first access. */
   readonly http: HttpEngine;
-  /** Closes every built policy, the HTTP engine, and the store if Bulwark created it. Idempotent. */
+  /**
+   * Where durable records live (config `records`); by default `durableRecords()`, opened on first
+   * access, so an app that never uses recovery never creates a file.
+   */
+  readonly records: RecordStore;
+  /** Closes every built policy, the HTTP engine, and the stores if Bulwark created them. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -80,6 +86,8 @@ class Registry implements Bulwark {
   private readonly fromCode = new Map<string, PolicyConfig>();
   private readonly built = new Map<string, BuiltPolicy>();
   private engine: HttpEngine | undefined;
+  /** The default record store, once opened by `records`. */
+  private ownRecords: RecordStore | undefined;
   private closed = false;
 
   constructor(private readonly loaded: LoadedConfig) {
@@ -191,6 +199,16 @@ class Registry implements Bulwark {
     return this.engine;
   }
 
+  get records(): RecordStore {
+    const given = this.loaded.merged.records;
+    if (given !== undefined) return given;
+    if (this.ownRecords === undefined) {
+      if (this.closed) throw this.closedError();
+      this.ownRecords = memoryRecords();
+    }
+    return this.ownRecords;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -199,6 +217,7 @@ class Registry implements Bulwark {
     await closeAll(parts);
     await closeAll(this.engine ? [this.engine] : []);
     if (this.ownsStore) await closeAll([this.store]);
+    if (this.ownRecords) await closeAll([this.ownRecords]);
   }
 
   private entry(name: string): BuiltPolicy {

@@ -8,6 +8,7 @@ import type { BulkheadOptions } from '../policies/bulkhead.js';
 import type { FallbackConfig } from '../policies/fallback.js';
 import type { RateLimitOptions } from '../policies/rate-limit.js';
 import type { RetryOptions } from '../policies/retry.js';
+import type { RecordStore } from '../stores/records.js';
 import type { Store } from '../stores/store.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Duration } from '../util/duration.js';
@@ -73,6 +74,12 @@ export interface BulwarkConfig {
   http?: HttpConfig;
   /** Shared state; defaults to an in-memory store. When given, breakers and rate limits share it. */
   store?: Store;
+  /**
+   * Where durable records live (dead letters, saga logs, checkpoints, idempotency records).
+   * Default: `durableRecords()` (`.bulwark/bulwark.db` under the working directory), opened the
+   * first time something uses `bulwark.records`; tests pass `memoryRecords()`.
+   */
+  records?: RecordStore;
   /** Event stream every policy reports to; defaults to a new stream. */
   events?: EventStream;
 }

@@ -20,7 +20,7 @@ export interface ConfigSources {
 
 /** The layers, each as read, and the validated merge. */
 export interface LoadedConfig {
-  /** Code config without `store` and `events` (those are code-only and never merged). */
+  /** Code config without `store`, `records` and `events` (those are code-only and never merged). */
   code: BulwarkConfig;
   /** The YAML file's layer (empty without a file). */
   file: BulwarkConfig;
@@ -44,9 +44,10 @@ export function loadConfig(config: BulwarkConfig = {}, sources: ConfigSources = 
   envOnlyIssues(config, file, env, envVars, issues);
   if (issues.length > 0) throw new InvalidConfigError(issues);
   if (!isPlainObject(config)) validateConfig(config);
-  const { store, events, ...code } = config;
+  const { store, records, events, ...code } = config;
   const merged = deepMerge<BulwarkConfig>(code, file, env);
   if (store !== undefined && merged.store === undefined) merged.store = store;
+  if (records !== undefined && merged.records === undefined) merged.records = records;
   if (events !== undefined && merged.events === undefined) merged.events = events;
   const loaded = { code, file, filePath, env, merged };
   annotate(loaded, () => validateConfig(merged));

@@ -17,6 +17,7 @@ import {
   Issues,
   isPlainObject,
   join,
+  recordStore,
   shape,
   store,
 } from '../util/checks.js';
@@ -173,6 +174,7 @@ function rootCheck(defaults: unknown): Check {
       allowEnvOnlyPolicies: boolean,
       http: checkHttpSection,
       store,
+      records: recordStore,
       events: eventStream,
     },
     { expected: 'a config object' },

@@ -190,6 +190,13 @@ export const store: Check = withMethods(
   'pass a Store instance from code, e.g. new MemoryStore()',
 );
 
+/** A RecordStore check (structural), for `createBulwark({ records })`. */
+export const recordStore: Check = withMethods(
+  'a RecordStore (records, close)',
+  ['records', 'close'],
+  'pass a RecordStore from code, e.g. memoryRecords() or durableRecords({ path })',
+);
+
 /** Fields every policy accepts from code: `name` (in events and errors) and `events`. */
 export const commonFields: Readonly<Record<'name' | 'events', Check>> = { name: text, events: eventStream };
 

@@ -442,6 +442,21 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
     expect(probe.handlerRuns).toBe(2);
   });
 
+  it('16. overload protection refuses any route over the engine-wide limit with 503 OVERLOADED, never the probes', async () => {
+    const { http, probe } = await start(config({ overload: { maxConcurrent: 1 } }));
+    const first = http.get('/slow?ms=300').then((r) => r);
+    await vi.waitFor(() => expect(probe.handlerRuns).toBe(1));
+    const refused = await http.get('/ok');
+    const body = problem(refused, 503, 'OVERLOADED');
+    expect(body.suggestion).toBe(ERROR_CODES.OVERLOADED.suggestion);
+    expect(refused.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+    // Probes pass (unknown here: 404, not 503).
+    for (const path of ['/health', '/livez', '/readyz']) expect((await http.get(path)).status).toBe(404);
+    expect(probe.handlerRuns).toBe(1);
+    expect((await first).status).toBe(200);
+    expect((await http.get('/ok')).status).toBe(200);
+  });
+
   it('14. an unknown route answers 404 as problem+json', async () => {
     const { http, probe } = await start();
     const res = await http.get('/no-such-route').set('accept', 'text/html');

@@ -66,11 +66,13 @@ export {
   isCircuitOpenError,
   isDeadlineExceededError,
   isInvalidConfigError,
+  isOverloadedError,
   isQueueTimeoutError,
   isRateLimitedError,
   isRetryBudgetExhaustedError,
   isRetryExhaustedError,
   isTimeoutError,
+  OverloadedError,
   QueueTimeoutError,
   RateLimitedError,
   RetryBudgetExhaustedError,
@@ -96,6 +98,7 @@ export {
 } from './errors/http-status-error.js';
 export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './errors/problem.js';
 export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details.js';
+export type { OverloadOptions, OverloadReason, OverloadStats } from './http/overload.js';
 export type { ErrorReport, ErrorReporter } from './http/report.js';
 // -- logging --
 export { type LogContext, type LogKeys, logContext, pinoMixin } from './logging/log-context.js';

@@ -95,6 +95,13 @@ export class QueueTimeoutError extends BulwarkError {
     this.name = 'QueueTimeoutError';
   }
 }
+/** The service as a whole is overloaded (engine-wide concurrency limit, event-loop delay, memory); the request was refused before any work. */
+export class OverloadedError extends BulwarkError {
+  constructor(options: BulwarkErrorOptions = {}) {
+    super('OVERLOADED', options);
+    this.name = 'OverloadedError';
+  }
+}
 /** The rate limit for a key was exceeded; `rateLimit` carries the decision (for the RateLimit headers). */
 export class RateLimitedError extends BulwarkError {
   /** The limiter's state when it refused, if the limiter reported one. */
@@ -179,6 +186,8 @@ export const isCircuitOpenError = guard('CIRCUIT_OPEN');
 export const isBulkheadFullError = guard('BULKHEAD_FULL');
 /** Guard for {@link QueueTimeoutError}. */
 export const isQueueTimeoutError = guard('QUEUE_TIMEOUT');
+/** Guard for {@link OverloadedError}. */
+export const isOverloadedError = guard('OVERLOADED');
 /** Guard for {@link RateLimitedError}. */
 export const isRateLimitedError = guard('RATE_LIMITED');
 /** Guard for {@link TimeoutError}. */

@@ -33,6 +33,13 @@ export const ERROR_CODES = {
     suggestion:
       'The request waited in the bulkhead queue longer than queueTimeout. Retry later, or raise maxConcurrent or queueTimeout if the load is expected.',
   },
+  OVERLOADED: {
+    status: 503,
+    title: 'Service overloaded',
+    category: 'overload',
+    suggestion:
+      'The service is overloaded (too many requests in flight, or its event loop is lagging) and refused this request before doing any work. Retry after the Retry-After delay with backoff; if it persists, add capacity or lower the load.',
+  },
   RATE_LIMITED: {
     status: 429,
     title: 'Rate limit exceeded',

@@ -86,6 +86,8 @@ export class HttpAdmission implements Admission {
   rejection: OutboundResponse | undefined = undefined;
   /** The one slot handle: frees the bulkhead slot this request holds. */
   slot: BulkheadRelease | undefined = undefined;
+  /** Frees the engine-wide overload slot (`http.overload.maxConcurrent`) this request holds. */
+  overloadSlot: BulkheadRelease | undefined = undefined;
   /** The app-wide (or a route's) rate limit has counted this request. */
   limited = false;
   private controller: AbortController | undefined = undefined;
@@ -184,10 +186,14 @@ export class HttpAdmission implements Admission {
     if (this.working === 0) this.freeSlot();
   }
 
-  private freeSlot(): void {
+  /** Frees the bulkhead and overload slots now (idempotent). */
+  freeSlot(): void {
     const slot = this.slot;
+    const overload = this.overloadSlot;
     this.slot = undefined;
+    this.overloadSlot = undefined;
     slot?.();
+    overload?.();
   }
 
   private armDeadline(): void {

@@ -14,6 +14,7 @@ import { type AdmissionShared, HttpAdmission } from './admission.js';
 import { defaultKey, degradedValue, headerValue, parseCriticality, parseDeadlineHeader } from './inbound.js';
 import { bounded, HttpLimit, refusalHeaders } from './limits.js';
 import { type ResolvedHttpOptions, resolveHttpOptions } from './options.js';
+import type { OverloadStats } from './overload.js';
 import { isReportable, Reporter } from './report.js';
 import { Route, type RouteEnv } from './route.js';
 import type {
@@ -122,6 +123,15 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     }
     // Health and readiness probes are never limited or shed: an orchestrator must reach them.
     if (o.exempt.has(req.path)) return a;
+    // Under pressure, refuse first: the cheapest answer, before a rate-limit store is even asked.
+    const ov = o.overload;
+    if (ov?.pressure !== undefined) {
+      const refused = ov.refuseUnderPressure(a.context.criticality, correlationId);
+      if (refused !== undefined) {
+        a.rejection = this.toResponse(refused, req, a.context);
+        return a;
+      }
+    }
     const rl = o.rateLimit;
     if (rl !== undefined && req.deferRateLimit !== true) {
       a.limited = true;
@@ -147,7 +157,27 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     return this.acquire(a);
   }
 
+  /** The engine-wide overload slot (`http.overload.maxConcurrent`), then the bulkhead's. */
   private acquire(a: HttpAdmission): HttpAdmission | Promise<HttpAdmission> {
+    const ov = this.o.overload;
+    if (ov?.limited) {
+      const slot = ov.tryEnter();
+      if (slot === undefined) {
+        const ctx = a.context;
+        return ov.acquire(queueSignal(a), ctx.criticality, ctx.correlationId).then(
+          (release) => {
+            a.overloadSlot = release;
+            return this.enterBulkhead(a);
+          },
+          (err: unknown) => this.reject(a, err),
+        );
+      }
+      a.overloadSlot = slot;
+    }
+    return this.enterBulkhead(a);
+  }
+
+  private enterBulkhead(a: HttpAdmission): HttpAdmission | Promise<HttpAdmission> {
     const bh = this.o.bulkhead;
     if (bh === undefined) return a;
     const key = this.o.bulkheadKey === undefined ? a.key : this.bhKeyOf(a.req);
@@ -157,27 +187,20 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       a.slot = slot;
       return a;
     }
-    // It must queue (or be rejected). The queue place is given up when the client leaves
-    // (req.signal, read only now) or the deadline fires (the admission's signal, created only when
-    // there is a deadline: nobody can read it before admit returns).
-    const client = a.req.signal;
-    const deadlineSignal = a.context.deadline === undefined ? undefined : a.signal;
-    const signal =
-      client === undefined
-        ? deadlineSignal
-        : deadlineSignal === undefined
-          ? client
-          : AbortSignal.any([client, deadlineSignal]);
-    return bh.acquire(key, signal).then(
+    return bh.acquire(key, queueSignal(a)).then(
       (release) => {
         a.slot = release;
         return a;
       },
-      (err: unknown) => {
-        a.rejection = this.toResponse(err, a.req, a.context);
-        return a;
-      },
+      (err: unknown) => this.reject(a, err),
     );
+  }
+
+  /** Refuses an admission that could not get a slot: frees what it holds at once (the overload slot). */
+  private reject(a: HttpAdmission, err: unknown): HttpAdmission {
+    a.freeSlot();
+    a.rejection = this.toResponse(err, a.req, a.context);
+    return a;
   }
 
   /** Runs `fn` inside the admission's request context. */
@@ -326,11 +349,29 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     return { status: body.status, headers, body: req.method === 'HEAD' ? undefined : body };
   }
 
-  /** Closes the engine's bulkhead (rejecting queued requests) and rate limiter. */
+  /** Occupancy and pressure of the engine-wide overload protection (undefined without `http.overload`). */
+  overloadStats(): OverloadStats | undefined {
+    return this.o.overload?.stats();
+  }
+
+  /** Closes the engine's bulkhead and overload limit (rejecting queued requests), its pressure sampler and rate limiter. */
   close(): void {
+    this.o.overload?.close();
     this.o.bulkhead?.close();
     this.o.rateLimit?.close();
   }
+}
+
+/**
+ * The signal a queued admission gives up its place on: the client leaving (req.signal, read only
+ * now) or the deadline (the admission's signal, created only when there is a deadline: nobody can
+ * read it before admit returns).
+ */
+function queueSignal(a: HttpAdmission): AbortSignal | undefined {
+  const client = a.req.signal;
+  const deadlineSignal = a.context.deadline === undefined ? undefined : a.signal;
+  if (client === undefined) return deadlineSignal;
+  return deadlineSignal === undefined ? client : AbortSignal.any([client, deadlineSignal]);
 }
 
 /** The default key: the route pattern when the adapter knows one, else one engine-wide key (never the raw path). */

@@ -34,6 +34,7 @@ import {
 import { parseDuration } from '../util/duration.js';
 import { defaultKey } from './inbound.js';
 import { checkHttpRateLimitOptions, HttpLimit, type HttpRateLimitOptions } from './limits.js';
+import { checkOverloadOptions, HttpOverload, resolveOverloadOptions } from './overload.js';
 import type { ErrorReporter } from './report.js';
 import type { HttpEngineOptions, InboundRequest, InlinePolicy } from './types.js';
 
@@ -66,6 +67,8 @@ export interface ResolvedHttpOptions {
   rateLimit: HttpLimit | undefined;
   bulkhead: BulkheadPolicy | undefined;
   bulkheadKey: KeyFn | undefined;
+  /** Engine-wide overload protection, when `http.overload` sets a limit. */
+  overload: HttpOverload | undefined;
   /** Paths (exact) that skip the rate limit and the bulkhead. */
   exempt: ReadonlySet<string>;
   production: boolean;
@@ -109,6 +112,7 @@ const httpShape = shape(
     deadline: shape({ header: headerNameCheck, max: positiveDuration, default: positiveDuration }),
     rateLimit: falseOr(checkHttpRateLimitOptions),
     bulkhead: falseOr(keyedBulkhead),
+    overload: falseOr(checkOverloadOptions),
     exempt: arrayOf((v, p, out) => {
       if (typeof v !== 'string' || !v.startsWith('/')) out.add(p, 'a path starting with /', v);
     }, 'a list of paths'),
@@ -177,6 +181,7 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
         : new HttpLimit(rl as HttpRateLimitOptions, 'http', events, routeKeyOf),
     bulkhead: bhPolicy,
     bulkheadKey: bh === undefined || bh === false ? undefined : bh.key,
+    overload: makeOverload(o.overload, events),
     exempt: new Set((o.exempt as string[] | undefined) ?? DEFAULT_EXEMPT_PATHS),
     // Safe by default: only an explicit development (or test) environment shows messages and stacks.
     production: o.production ?? !DEV_ENVS.has(process.env.NODE_ENV ?? ''),
@@ -188,4 +193,16 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     onError: o.onError,
     events,
   };
+}
+
+/** The engine's overload protection, or undefined when `http.overload` sets no limit. */
+function makeOverload(input: HttpEngineOptions['overload'], events: EventStream): HttpOverload | undefined {
+  if (input === undefined || input === false) return undefined;
+  const r = resolveOverloadOptions(input);
+  const any =
+    r.maxConcurrent !== undefined ||
+    r.maxEventLoopDelayMs !== undefined ||
+    r.maxHeapUsedBytes !== undefined ||
+    r.maxRssBytes !== undefined;
+  return any ? new HttpOverload(r, events) : undefined;
 }

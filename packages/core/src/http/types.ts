@@ -12,6 +12,7 @@ import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import type { Duration } from '../util/duration.js';
 import type { HttpRateLimitOptions } from './limits.js';
+import type { OverloadOptions } from './overload.js';
 import type { ErrorReport, ErrorReporter } from './report.js';
 
 export type { IncomingHeaders };
@@ -168,7 +169,13 @@ export interface HttpEngineOptions {
   rateLimit?: false | HttpRateLimitOptions;
   /** Per-key bulkhead applied before the handler; `key` defaults to the route key. */
   bulkhead?: false | (BulkheadOptions & { key?: (req: InboundRequest) => string });
-  /** Paths (exact) exempt from the rate limit and the bulkhead: health and readiness probes. Default `['/livez', '/readyz', '/health']`. */
+  /**
+   * Overload protection for every route, before routing: an engine-wide concurrency limit (with a
+   * small queue) and shedding while the event loop lags (or heap / RSS is high), answered with 503
+   * `OVERLOADED` and Retry-After. The `exempt` paths are never refused. Default: off.
+   */
+  overload?: false | OverloadOptions;
+  /** Paths (exact) exempt from the rate limit, the bulkhead and overload protection: health and readiness probes. Default `['/livez', '/readyz', '/health']`. */
   exempt?: string[];
   /** Hide messages and stacks of unknown errors. Default: true unless `NODE_ENV` is `development` or `test` (unset means production). */
   production?: boolean;

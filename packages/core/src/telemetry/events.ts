@@ -40,6 +40,15 @@ export type BulwarkEvent =
   | (Base & { type: 'timeout'; timeoutMs: number; kind: 'attempt' | 'total' | 'deadline' })
   | (Base & { type: 'bulkhead.rejected'; reason: 'full' | 'queue-timeout'; running: number; queued: number })
   | (Base & { type: 'rate-limit.rejected'; limit: number; resetMs: number })
+  /** The HTTP engine refused a request as overload (`http.overload`): its concurrency limit, or pressure (`pressure` ≥ 1). */
+  | (Base & {
+      type: 'overload.shed';
+      reason: 'concurrency' | 'queue-timeout' | 'event-loop-delay' | 'heap' | 'rss';
+      criticality: 'critical' | 'default' | 'sheddable';
+      inFlight: number;
+      queued: number;
+      pressure: number;
+    })
   | (Base & { type: 'fallback.used'; reason: string; error: unknown })
   /** A named policy's run succeeded (a fallback answer included), after `attempts` calls of the operation. */
   | (Base & { type: 'success'; durationMs: number; attempts: number })

@@ -50,6 +50,7 @@ export {
   type ParsedTraceparent,
   parseTraceparent,
 } from './context/trace.js';
+export { type AnyErrorCode, type CodeInfo, definedErrors } from './errors/app-codes.js';
 // -- errors: error types, classification, problem details --
 export {
   BulkheadFullError,
@@ -91,6 +92,12 @@ export {
   statusOf,
 } from './errors/classify.js';
 export { ERROR_CODES, type ErrorCategory, type ErrorCode } from './errors/codes.js';
+export {
+  type DefinedError,
+  type DefinedErrorOptions,
+  defineError,
+  type ErrorDefinition,
+} from './errors/define-error.js';
 export {
   HttpStatusError,
   type HttpStatusErrorOptions,

@@ -1,4 +1,5 @@
-import { ERROR_CODES, type ErrorCategory, type ErrorCode } from './codes.js';
+import { type AnyErrorCode, codeInfo } from './app-codes.js';
+import type { ErrorCategory, ErrorCode } from './codes.js';
 
 /** Result of a rate-limit check, for the RateLimit headers. */
 export interface RateLimitState {
@@ -28,14 +29,16 @@ export interface BulwarkErrorOptions {
   suggestion?: string;
   /** Overrides the code's default HTTP status. */
   status?: number;
+  /** A command that fixes or works around it (reports print it as `Command:`); overrides the code's. */
+  command?: string;
 }
 
 /** Base class of every error the engine raises: a stable `code`, an HTTP status, a category and a suggestion. */
 export class BulwarkError extends Error {
   /** Brand checked by the `is…Error` guards; survives two copies of the package. */
   readonly [BRAND] = true;
-  /** Stable machine-readable code. */
-  readonly code: ErrorCode;
+  /** Stable machine-readable code: Bulwark's, or the application's own (`defineError`). */
+  readonly code: AnyErrorCode;
   /** HTTP status this error maps to. */
   readonly status: number;
   /** Category used by classifiers. */
@@ -46,17 +49,21 @@ export class BulwarkError extends Error {
   readonly retryAfterMs: number | undefined;
   /** Policy or hop that produced it. */
   readonly policy: string | undefined;
+  /** A command that fixes or works around it, when the code or the thrower gives one. */
+  readonly command: string | undefined;
 
-  constructor(code: ErrorCode, options: BulwarkErrorOptions = {}) {
-    const def = ERROR_CODES[code];
+  /** `code` may be any string: an unknown one is a 500 `internal` error with the generic suggestion. */
+  constructor(code: AnyErrorCode, options: BulwarkErrorOptions = {}) {
+    const def = codeInfo(code);
     super(options.message ?? def.title, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BulwarkError';
-    this.code = code;
+    this.code = typeof code === 'string' ? code : 'INTERNAL_ERROR';
     this.status = options.status ?? def.status;
     this.category = def.category;
     this.suggestion = options.suggestion ?? def.suggestion;
     this.retryAfterMs = options.retryAfterMs;
     this.policy = options.policy;
+    this.command = options.command ?? def.command;
   }
 
   /** `Retry-After` in whole seconds (at least 1), or undefined. */

@@ -4,8 +4,9 @@
  * failures and any HTTP client error that carries a status (axios, got, ky, ofetch...).
  */
 
+import { codeInfo } from './app-codes.js';
 import { isBulwarkError } from './bulwark-error.js';
-import type { ErrorCategory, ErrorCode } from './codes.js';
+import type { ErrorCategory } from './codes.js';
 
 const PERMANENT = Symbol.for('bulwark.permanent');
 
@@ -28,9 +29,6 @@ const NETWORK_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
 ]);
-
-/** Bulwark codes worth another attempt; the rest (open circuit, full bulkhead, rate limited, spent deadline...) are not. */
-const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['TIMEOUT', 'DOWNSTREAM_ERROR']);
 
 /** How deep `cause` chains are followed (fetch wraps the socket error once; be generous but bounded). */
 const MAX_CAUSE_DEPTH = 4;
@@ -96,7 +94,8 @@ function isAbort(e: Record<string, unknown>): boolean {
   return e.name === 'AbortError' || e.code === 'ABORT_ERR';
 }
 
-function categoryOfStatus(status: number): ErrorCategory {
+/** The category of an HTTP status: 408 timeout, 429 rate-limited, 5xx transient, other 4xx client. */
+export function categoryOfStatus(status: number): ErrorCategory {
   if (status === 408) return 'timeout';
   if (status === 429) return 'rate-limited';
   if (status >= 500) return 'transient';
@@ -150,7 +149,7 @@ function isClientStatus(error: unknown): boolean {
  */
 export function isRetryable(error: unknown): boolean {
   if (isPermanent(error)) return false;
-  if (isBulwarkError(error)) return RETRYABLE_CODES.has(error.code);
+  if (isBulwarkError(error)) return codeInfo(error.code).retryable;
   if (isCancellation(error)) return false;
   return !isClientStatus(error);
 }

@@ -34,6 +34,8 @@ export interface ProblemDetails {
   retryAfter?: number;
   /** Service/hop that failed, for errors that crossed services. */
   service?: string;
+  /** A command that fixes or works around it (app codes defined with one, see `defineError`). */
+  command?: string;
   /** Validation failures, one entry each. */
   errors?: ProblemErrorEntry[];
   /** Stack, only outside production. */

@@ -7,6 +7,7 @@
  * `INTERNAL_ERROR` that leaks nothing in production.
  */
 import { STATUS_CODES } from 'node:http';
+import { codeInfo, isKnownCode } from './app-codes.js';
 import { isBulwarkError } from './bulwark-error.js';
 import { getRetryAfterMs } from './classify.js';
 import { ERROR_CODES } from './codes.js';
@@ -180,12 +181,14 @@ function validationErrors(response: unknown): ProblemErrorEntry[] | undefined {
  * const body = toProblem(err, { production: true, instance: '/orders', correlationId: 'abc' });
  */
 export function toProblem(error: unknown, options: ProblemOptions): ProblemDetails {
-  if (isBulwarkError(error)) {
-    const title = ERROR_CODES[error.code]?.title ?? error.code;
-    const type = problemType(error.code, options.typeBase);
-    const p = make(options, type, error.code, title, error.status, error.message, error.suggestion);
+  // A Bulwark error of an undefined code is a bug: it is answered as an unknown error (below).
+  if (isBulwarkError(error) && isKnownCode(error.code)) {
+    const info = codeInfo(error.code);
+    const type = info.type ?? problemType(error.code, options.typeBase);
+    const p = make(options, type, error.code, info.title, error.status, error.message, error.suggestion);
     const retryAfter = error.retryAfter;
     if (retryAfter !== undefined) p.retryAfter = retryAfter;
+    if (typeof error.command === 'string') p.command = error.command;
     if (error.code === 'DOWNSTREAM_ERROR') addDownstream(p, error);
     else {
       const hop = hopOf(error);

@@ -173,6 +173,31 @@ export {
   runLevels,
   type SkipReason,
 } from './recovery/levels.js';
+// -- recovery: sagas and compensations --
+export {
+  type CompensationFn,
+  type CompensationManager,
+  type CompensationManagerStats,
+  type CompensationResult,
+  type CompensationStats,
+  createCompensations,
+} from './recovery/compensations.js';
+export {
+  createSaga,
+  type Saga,
+  type SagaContext,
+  type SagaRunOptions,
+  type SagaStats,
+  type SagaStep,
+  type StepResult,
+} from './recovery/saga.js';
+export {
+  isSagaCompensationFailedError,
+  SagaCompensationFailedError,
+  type UndoFailure,
+} from './recovery/saga-error.js';
+export type { SagaResult, SagaStatus } from './recovery/saga-log.js';
+export type { CompensationsOptions, SagaOptions, UndoOptions } from './recovery/saga-options.js';
 // -- registry: named policies from config --
 export { type BreakerControl, type Bulwark, createBulwark } from './registry/bulwark.js';
 export type {

@@ -101,6 +101,20 @@ export const ERROR_CODES = {
     suggestion:
       'A service this one depends on failed; the detail names it. Check its health and logs using the correlation ID.',
   },
+  SAGA_COMPENSATION_FAILED: {
+    status: 500,
+    title: 'Compensation failed',
+    category: 'internal',
+    suggestion:
+      "Some undo actions did not succeed after their retries, or were interrupted by a crash; each is in the dead-letter queue with the saga's id. Check what each one left behind, fix the cause, then replay or finish the undo by hand.",
+  },
+  COMPENSATIONS_FULL: {
+    status: 503,
+    title: 'Too many pending compensations',
+    category: 'overload',
+    suggestion:
+      'Call compensate() or discard() once each operation finishes, so its compensations are released; raise maxOperations or maxPerOperation if this many are expected.',
+  },
   INTERNAL_ERROR: {
     status: 500,
     title: 'Internal Server Error',

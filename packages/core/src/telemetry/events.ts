@@ -50,6 +50,34 @@ export type BulwarkEvent =
       pressure: number;
     })
   | (Base & { type: 'fallback.used'; reason: string; error: unknown })
+  /** A saga started (`resumed`: its log existed, so it picks up where it stopped). */
+  | (Base & { type: 'saga.started'; sagaId: string; resumed: boolean })
+  /** Every step of a saga completed. */
+  | (Base & { type: 'saga.completed'; sagaId: string; durationMs: number })
+  /** A saga step failed (or was interrupted by a crash); the completed steps are undone next. */
+  | (Base & { type: 'saga.step-failed'; sagaId: string; step: string; error: unknown })
+  /** Every undo a failed saga needed succeeded; `steps` lists them in the order they ran. */
+  | (Base & { type: 'saga.compensated'; sagaId: string; steps: string[] })
+  /** An undo failed on every attempt, or is unknown after a crash; `deadLetterId` holds it. */
+  | (Base & {
+      type: 'saga.compensation-failed';
+      sagaId: string;
+      step: string;
+      status: 'failed' | 'unknown';
+      error: unknown;
+      deadLetterId?: string;
+    })
+  /** A registered compensation failed on every attempt (`compensations.compensate()`). */
+  | (Base & {
+      type: 'compensation.failed';
+      operationId: string;
+      compensationId: string;
+      name: string;
+      error: unknown;
+      deadLetterId?: string;
+    })
+  /** `compensations.compensate()` ran an operation's compensations. */
+  | (Base & { type: 'compensation.finished'; operationId: string; successful: number; failed: number })
   /** A named policy's run succeeded (a fallback answer included), after `attempts` calls of the operation. */
   | (Base & { type: 'success'; durationMs: number; attempts: number })
   /** A named policy's run failed with `error`, after `attempts` calls of the operation (0: never called). */

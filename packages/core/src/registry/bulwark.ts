@@ -5,8 +5,11 @@
 import { type BulwarkFetchInit, resilientFetch } from '../client/fetch.js';
 import { BulwarkError, CancelledError, InvalidConfigError } from '../errors/bulwark-error.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
+import { CompensationManager } from '../recovery/compensations.js';
+import { Saga, type SagaStep } from '../recovery/saga.js';
+import type { SagaOptions } from '../recovery/saga-options.js';
 import { MemoryStore } from '../stores/memory-store.js';
-import { memoryRecords, type RecordStore } from '../stores/records.js';
+import { memoryRecords, type RecordStore, type RecordValue } from '../stores/records.js';
 import type { Store } from '../stores/store.js';
 import { EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
@@ -72,6 +75,17 @@ export interface Bulwark<C extends BulwarkConfig = BulwarkConfig> extends Closea
    * access, so an app that never uses recovery never creates a file.
    */
   readonly records: RecordStore;
+  /**
+   * Defines a saga whose log lives in `records` (a run stopped by a crash resumes by its id) and
+   * whose events go to `events`; `options` may override both. See recovery/saga.ts.
+   */
+  saga<I extends RecordValue | undefined = RecordValue | undefined>(
+    name: string,
+    steps: readonly SagaStep<I>[],
+    options?: SagaOptions,
+  ): Saga<I>;
+  /** The compensation manager (created on first access), reporting to `events`; see recovery/compensations.ts. */
+  readonly compensations: CompensationManager;
   /** Closes every built policy, the HTTP engine, and the stores if Bulwark created them. Idempotent. */
   close(): Promise<void>;
 }
@@ -88,6 +102,7 @@ class Registry implements Bulwark {
   private engine: HttpEngine | undefined;
   /** The default record store, once opened by `records`. */
   private ownRecords: RecordStore | undefined;
+  private compensationManager: CompensationManager | undefined;
   private closed = false;
 
   constructor(private readonly loaded: LoadedConfig) {
@@ -209,9 +224,27 @@ class Registry implements Bulwark {
     return this.ownRecords;
   }
 
+  saga<I extends RecordValue | undefined>(
+    name: string,
+    steps: readonly SagaStep<I>[],
+    options: SagaOptions = {},
+  ): Saga<I> {
+    if (this.closed) throw this.closedError();
+    return new Saga(name, steps, { events: this.events, ...options }, { records: () => this.records });
+  }
+
+  get compensations(): CompensationManager {
+    if (!this.compensationManager) {
+      if (this.closed) throw this.closedError();
+      this.compensationManager = new CompensationManager({ events: this.events });
+    }
+    return this.compensationManager;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.compensationManager?.close();
     const parts = [...this.built.values()].flatMap((b) => b.parts);
     this.built.clear();
     await closeAll(parts);

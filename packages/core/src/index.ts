@@ -160,7 +160,15 @@ export {
   type PropagationTarget,
 } from './propagation/headers.js';
 export { type PropagatingAgentOptions, propagatingAgent, withPropagation } from './propagation/http.js';
-// -- recovery: levels, batches --
+// -- recovery: levels, batches, sagas and compensations --
+export {
+  type CompensationFn,
+  type CompensationManager,
+  type CompensationManagerStats,
+  type CompensationResult,
+  type CompensationStats,
+  createCompensations,
+} from './recovery/compensations.js';
 export {
   type DependencyCriticality,
   type ItemOutcome,
@@ -173,15 +181,6 @@ export {
   runLevels,
   type SkipReason,
 } from './recovery/levels.js';
-// -- recovery: sagas and compensations --
-export {
-  type CompensationFn,
-  type CompensationManager,
-  type CompensationManagerStats,
-  type CompensationResult,
-  type CompensationStats,
-  createCompensations,
-} from './recovery/compensations.js';
 export {
   createSaga,
   type Saga,

@@ -457,6 +457,38 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
     expect((await http.get('/ok')).status).toBe(200);
   });
 
+  it('17. a shared bulkhead caps what one caller holds (maxSharePerCaller): the others still get in', async () => {
+    const tenant = (req: InboundRequest) => String(req.headers['x-tenant'] ?? 'none');
+    const { http, probe } = await start(
+      config({ caller: tenant, bulkhead: { maxConcurrent: 2, maxSharePerCaller: 0.5, key: () => 'shared' } }),
+    );
+    const first = http
+      .get('/slow?ms=300')
+      .set('x-tenant', 'heavy')
+      .then((r) => r);
+    await vi.waitFor(() => expect(probe.handlerRuns).toBe(1));
+    const refused = await http.get('/ok').set('x-tenant', 'heavy');
+    expect(problem(refused, 503, 'BULKHEAD_FULL').detail).toContain('this caller already holds its share');
+    expect((await http.get('/ok').set('x-tenant', 'other')).status).toBe(200);
+    expect((await first).status).toBe(200);
+  });
+
+  it('18. sheddable requests are refused first: they fill only their share of the engine-wide limit', async () => {
+    const { http, probe } = await start(
+      config({
+        criticality: (req: InboundRequest) => (req.path === '/slow' ? 'sheddable' : undefined),
+        overload: { maxConcurrent: 2 },
+      }),
+    );
+    const first = http.get('/slow?ms=300').then((r) => r);
+    await vi.waitFor(() => expect(probe.handlerRuns).toBe(1));
+    problem(await http.get('/slow?ms=1'), 503, 'OVERLOADED');
+    // An untrusted criticality header changes nothing.
+    problem(await http.get('/slow?ms=1').set('bulwark-criticality', 'critical'), 503, 'OVERLOADED');
+    expect((await http.get('/ok')).status).toBe(200);
+    expect((await first).status).toBe(200);
+  });
+
   it('14. an unknown route answers 404 as problem+json', async () => {
     const { http, probe } = await start();
     const res = await http.get('/no-such-route').set('accept', 'text/html');

@@ -120,8 +120,10 @@ export {
 } from './policies/breaker/from-opossum.js';
 export type { BreakerOverride, CircuitBreakerOptions } from './policies/breaker/options.js';
 export {
+  type BulkheadLimit,
   type BulkheadOptions,
   type BulkheadPolicy,
+  type BulkheadShares,
   type BulkheadStats,
   bulkhead,
 } from './policies/bulkhead.js';

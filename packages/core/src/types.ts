@@ -13,6 +13,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** Key for keyed policies (bulkhead, breaker, rate limit): route, tenant, host... */
   key?: string;
+  /** Who is calling (a tenant, a client), for a bulkhead's per-caller share. Default: the request context's `caller`. */
+  caller?: string;
   /** Absolute deadline (epoch ms). Defaults to the request context's deadline, if any. */
   deadline?: number;
   /** Attempt number, set by retry for the layers inside it. */

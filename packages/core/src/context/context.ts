@@ -27,6 +27,8 @@ export interface RequestContext {
   deadline?: number;
   /** Criticality for load shedding. */
   criticality: Criticality;
+  /** Who is calling (the client IP by default in the HTTP engine, or `http.caller(req)`), for per-caller fairness; read lazily. */
+  readonly caller?: string;
   /** Reasons the answer was degraded (fallback used, ...). Empty when not degraded. */
   degraded: string[];
   /** Aborted when the request ends early (client disconnect, deadline). */

@@ -26,11 +26,22 @@ export class HttpRequestContext implements RequestContext {
     readonly correlationId: string,
     /** Absolute deadline (epoch ms). */
     readonly deadline: number | undefined,
-    /** Criticality. */
-    readonly criticality: Criticality,
+    /** Criticality (a route's `criticality` may change it for its policies). */
+    public criticality: Criticality,
     admission: HttpAdmission,
   ) {
     this.#admission = admission;
+  }
+
+  #caller: string | undefined;
+
+  /** Who is calling (client IP or `http.caller`), computed on first read (only fairness reads it). */
+  get caller(): string {
+    if (this.#caller === undefined) {
+      const a = this.#admission;
+      this.#caller = a.shared.callerOf(a.req);
+    }
+    return this.#caller;
   }
 
   /**
@@ -74,6 +85,8 @@ export interface AdmissionShared {
   readonly keyOf: (req: InboundRequest) => string;
   /** Header marking a degraded answer. */
   readonly degradedHeader: string;
+  /** Who is calling, for per-caller fairness. */
+  readonly callerOf: (req: InboundRequest) => string;
 }
 
 /** What `admit` returns; see {@link Admission}. */

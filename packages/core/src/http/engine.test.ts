@@ -89,15 +89,39 @@ describe('admit: context', () => {
     expect((await createHttpEngine().admit(req())).headers).not.toHaveProperty('traceresponse');
   });
 
-  it('reads criticality from its header only when valid', async () => {
-    const e = createHttpEngine();
+  it('reads criticality from its header only when trusted, and only when valid', async () => {
+    // Untrusted (the default): any client could claim to be critical.
+    const untrusted = createHttpEngine();
+    expect((await untrusted.admit(req({ 'bulwark-criticality': 'critical' }))).context.criticality).toBe(
+      'default',
+    );
+    const e = createHttpEngine({ trustCriticalityHeader: true });
     expect((await e.admit(req({ 'bulwark-criticality': 'critical' }))).context.criticality).toBe('critical');
     expect((await e.admit(req({ 'bulwark-criticality': 'sheddable' }))).context.criticality).toBe(
       'sheddable',
     );
     expect((await e.admit(req({ 'bulwark-criticality': 'vip' }))).context.criticality).toBe('default');
-    const custom = createHttpEngine({ criticalityHeader: 'x-prio' });
+    const custom = createHttpEngine({ criticalityHeader: 'x-prio', trustCriticalityHeader: true });
     expect((await custom.admit(req({ 'x-prio': 'critical' }))).context.criticality).toBe('critical');
+  });
+
+  it("takes criticality from the app's rule when no trusted header says otherwise; a bad answer is default", async () => {
+    const e = createHttpEngine({
+      trustCriticalityHeader: true,
+      criticality: (r) =>
+        r.path === '/reports' ? 'sheddable' : r.path === '/bad' ? ('vip' as never) : undefined,
+    });
+    expect((await e.admit(req({}, { path: '/reports' }))).context.criticality).toBe('sheddable');
+    expect(
+      (await e.admit(req({ 'bulwark-criticality': 'critical' }, { path: '/reports' }))).context.criticality,
+    ).toBe('critical');
+    expect((await e.admit(req({}, { path: '/bad' }))).context.criticality).toBe('default');
+    const throwing = createHttpEngine({
+      criticality: () => {
+        throw new Error('bug');
+      },
+    });
+    expect((await throwing.admit(req())).context.criticality).toBe('default');
   });
 
   it('admitFast returns the admission synchronously when nothing waits', () => {

@@ -2,7 +2,7 @@
  * The framework-neutral inbound engine: every decision about an incoming request (context,
  * admission, shedding, error answers) is made here; adapters only translate.
  */
-import { getContext, type RequestContext, runWithContext } from '../context/context.js';
+import { type Criticality, getContext, type RequestContext, runWithContext } from '../context/context.js';
 import { correlationFromHeaders } from '../context/correlation.js';
 import { formatTraceparent } from '../context/trace.js';
 import { DeadlineExceededError, isBulwarkError } from '../errors/bulwark-error.js';
@@ -62,6 +62,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       events: this.o.events,
       keyOf: routeKeyOf,
       degradedHeader: this.o.degradedHeader,
+      callerOf: this.o.callerOf,
     };
     this.reporter = new Reporter(this.o.onError);
     const events = this.o.events;
@@ -100,14 +101,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
 
     // Flat name/value pairs: adapters write them with one setHeader each, no Object.entries.
     const headers = [o.correlationHeader, correlationId];
-    const a = new HttpAdmission(
-      req,
-      this.shared,
-      headers,
-      correlationId,
-      deadline,
-      parseCriticality(headerValue(reqHeaders, o.criticalityHeader)),
-    );
+    const a = new HttpAdmission(req, this.shared, headers, correlationId, deadline, this.criticalityOf(req));
 
     if (o.traceResponse) {
       const t = a.context.trace;
@@ -144,6 +138,15 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     return this.acquire(a);
   }
 
+  /** A trusted header's criticality, else the app's rule's, else `default`. */
+  private criticalityOf(req: InboundRequest): Criticality {
+    const o = this.o;
+    const c = o.trustCriticalityHeader
+      ? parseCriticality(headerValue(req.headers, o.criticalityHeader))
+      : 'default';
+    return c === 'default' && o.criticalityOf !== undefined ? o.criticalityOf(req) : c;
+  }
+
   private afterRateLimit(
     a: HttpAdmission,
     rl: HttpLimit,
@@ -161,10 +164,10 @@ export class HttpEngine implements HttpEngineLike, Closeable {
   private acquire(a: HttpAdmission): HttpAdmission | Promise<HttpAdmission> {
     const ov = this.o.overload;
     if (ov?.limited) {
-      const slot = ov.tryEnter();
+      const slot = ov.tryEnter(a.context);
       if (slot === undefined) {
         const ctx = a.context;
-        return ov.acquire(queueSignal(a), ctx.criticality, ctx.correlationId).then(
+        return ov.acquire(queueSignal(a), ctx).then(
           (release) => {
             a.overloadSlot = release;
             return this.enterBulkhead(a);
@@ -182,12 +185,14 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     if (bh === undefined) return a;
     const key = this.o.bulkheadKey === undefined ? a.key : this.bhKeyOf(a.req);
     // A free slot is taken synchronously, so admit returns the admission itself.
-    const slot = bh.tryAcquire(key);
+    const ctx = a.context;
+    const caller = this.o.bulkheadFair ? ctx.caller : undefined;
+    const slot = bh.tryAcquire(key, ctx.criticality, caller);
     if (slot !== undefined) {
       a.slot = slot;
       return a;
     }
-    return bh.acquire(key, queueSignal(a)).then(
+    return bh.acquire(key, queueSignal(a), ctx.criticality, caller).then(
       (release) => {
         a.slot = release;
         return a;
@@ -230,6 +235,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     const a = admission as HttpAdmission;
     const r = route as Route;
     if (getContext() !== a.context) return runWithContext(a.context, () => this.protect(a, r, handler));
+    if (r.criticality !== undefined) a.context.criticality = r.criticality;
     // The route's own limit; else the app-wide one when admission left it to protect (deferRateLimit,
     // or admitted here by protect itself); `false` opts the route out.
     const limit = r.limit === false ? undefined : (r.limit ?? (a.limited ? undefined : this.o.rateLimit));

@@ -5,6 +5,7 @@
  * InvalidConfigError listing every problem).
  */
 
+import type { Criticality } from '../context/context.js';
 import { checkedCorrelationGenerator } from '../context/correlation-generate.js';
 import {
   DEFAULT_CORRELATION_ACCEPT,
@@ -22,18 +23,21 @@ import {
   arrayOf,
   boolean,
   type Check,
+  either,
   falseOr,
   func,
   headerName as headerNameCheck,
   Issues,
   isPlainObject,
+  oneOf,
   positiveDuration,
   shape,
   throwIfIssues,
 } from '../util/checks.js';
 import { parseDuration } from '../util/duration.js';
+import { clientKey } from './client-key.js';
 import { defaultKey } from './inbound.js';
-import { checkHttpRateLimitOptions, HttpLimit, type HttpRateLimitOptions } from './limits.js';
+import { bounded, checkHttpRateLimitOptions, HttpLimit, type HttpRateLimitOptions } from './limits.js';
 import { checkOverloadOptions, HttpOverload, resolveOverloadOptions } from './overload.js';
 import type { ErrorReporter } from './report.js';
 import type { HttpEngineOptions, InboundRequest, InlinePolicy } from './types.js';
@@ -64,6 +68,14 @@ export interface ResolvedHttpOptions {
   deadlineMaxMs: number | undefined;
   deadlineDefaultMs: number | undefined;
   criticalityHeader: string;
+  /** Read the criticality header (only when the deployment trusts its callers to set it). */
+  trustCriticalityHeader: boolean;
+  /** The criticality of a request from the app's own rules (route config), if any. */
+  criticalityOf: ((req: InboundRequest) => Criticality) | undefined;
+  /** Who is calling, for per-caller fairness. */
+  callerOf: KeyFn;
+  /** The engine bulkhead has a per-caller share (so admission passes the caller). */
+  bulkheadFair: boolean;
   rateLimit: HttpLimit | undefined;
   bulkhead: BulkheadPolicy | undefined;
   bulkheadKey: KeyFn | undefined;
@@ -120,6 +132,9 @@ const httpShape = shape(
     problemTypeBase,
     degradedHeader: headerNameCheck,
     criticalityHeader: headerNameCheck,
+    trustCriticalityHeader: boolean,
+    criticality: func,
+    caller: either((v) => typeof v === 'function', func, oneOf(['ip'])),
     traceResponse: boolean,
     onError: func,
   },
@@ -175,6 +190,13 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     deadlineMaxMs: dl.max === undefined ? undefined : parseDuration(dl.max),
     deadlineDefaultMs: dl.default === undefined ? undefined : parseDuration(dl.default),
     criticalityHeader: lower(o.criticalityHeader as string | undefined, DEFAULT_CRITICALITY_HEADER),
+    trustCriticalityHeader: o.trustCriticalityHeader === true,
+    criticalityOf: o.criticality === undefined ? undefined : checkedCriticality(o.criticality),
+    callerOf:
+      typeof o.caller === 'function'
+        ? bounded(o.caller, (req) => clientKey(req.remoteAddress))
+        : (req) => clientKey(req.remoteAddress),
+    bulkheadFair: bh !== undefined && bh !== false && (bh.maxSharePerCaller ?? 1) < 1,
     rateLimit:
       rl === undefined || rl === false
         ? undefined
@@ -205,4 +227,19 @@ function makeOverload(input: HttpEngineOptions['overload'], events: EventStream)
     r.maxHeapUsedBytes !== undefined ||
     r.maxRssBytes !== undefined;
   return any ? new HttpOverload(r, events) : undefined;
+}
+
+/** The app's criticality function, made safe: anything but a known criticality (or a throw) is `default`. */
+function checkedCriticality(
+  fn: (req: InboundRequest) => Criticality | undefined,
+): (req: InboundRequest) => Criticality {
+  return (req) => {
+    let c: unknown;
+    try {
+      c = fn(req);
+    } catch {
+      return 'default';
+    }
+    return c === 'critical' || c === 'sheddable' ? c : 'default';
+  };
 }

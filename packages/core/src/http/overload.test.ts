@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { getContext } from '../context/context.js';
 import { InvalidConfigError } from '../errors/bulwark-error.js';
 import { type BulwarkEvent, EventStream } from '../telemetry/events.js';
 import { createHttpEngine, type HttpEngine } from './engine.js';
@@ -33,6 +34,9 @@ describe('http.overload options', () => {
       maxRssBytes: undefined,
       sampleIntervalMs: 250,
       retryAfterMs: 5000,
+      pressureShares: [0.5, 1],
+      criticality: undefined,
+      maxSharePerCaller: undefined,
     });
     expect(resolveOverloadOptions({ maxEventLoopDelay: '200ms', maxRssBytes: false })).toMatchObject({
       maxEventLoopDelayMs: 200,
@@ -175,5 +179,37 @@ describe('pressure shedding', () => {
     const before = e.overloadStats()?.eventLoopDelayMs;
     await new Promise((r) => setTimeout(r, 40));
     expect(e.overloadStats()?.eventLoopDelayMs).toBe(before);
+  });
+});
+
+describe('criticality at the engine', () => {
+  it("gives a route's criticality to its policies, and refuses a bad one at start-up", async () => {
+    const e = engine({});
+    const a = (await e.admit(req())) as Admission;
+    const route = e.route({ criticality: 'sheddable' });
+    let seen: string | undefined;
+    await e.protect(a, route, () => {
+      seen = getContext()?.criticality;
+    });
+    expect(seen).toBe('sheddable');
+    expect(() => e.route({ criticality: 'vip' as never })).toThrow(
+      "Expected `protection.criticality` to be 'critical'",
+    );
+    a.release();
+  });
+
+  it('refuses sheddable requests from their share of the pressure limit on, default ones at it, critical never', async () => {
+    const e = engine({ maxEventLoopDelay: '1s', sampleInterval: '1h' }, { trustCriticalityHeader: true });
+    const monitor = (e as unknown as { o: { overload: { pressure: PressureMonitor } } }).o.overload.pressure;
+    const as = async (c: string) =>
+      ((await e.admit(req('/x', { 'bulwark-criticality': c }))) as Admission).rejection?.status;
+    monitor.record({ eventLoopDelayMs: 600 });
+    expect([await as('sheddable'), await as('default'), await as('critical')]).toEqual([
+      503,
+      undefined,
+      undefined,
+    ]);
+    monitor.record({ eventLoopDelayMs: 1200 });
+    expect([await as('sheddable'), await as('default'), await as('critical')]).toEqual([503, 503, undefined]);
   });
 });

@@ -5,9 +5,15 @@
  * `http.exempt` are never refused. The limit is a one-key bulkhead, so slots, queue, queue
  * timeout and the Retry-After estimate are the bulkhead's (one implementation of each).
  */
-import type { Criticality } from '../context/context.js';
+import type { Criticality, RequestContext } from '../context/context.js';
 import { isBulwarkError, OverloadedError } from '../errors/bulwark-error.js';
-import { type BulkheadPolicy, type BulkheadRelease, bulkhead } from '../policies/bulkhead.js';
+import {
+  type BulkheadPolicy,
+  type BulkheadRelease,
+  type BulkheadShares,
+  bulkhead,
+  checkBulkheadOptions,
+} from '../policies/bulkhead.js';
 import { type EventStream, EventStream as Events } from '../telemetry/events.js';
 import {
   type Check,
@@ -42,6 +48,15 @@ export interface OverloadOptions {
   sampleInterval?: Duration;
   /** Retry-After of a refusal for pressure. Default `'5s'` (a concurrency refusal estimates its own from run times). */
   retryAfter?: Duration;
+  /**
+   * Shedding by criticality: the share of the slots and queue (and of each pressure limit) that
+   * requests of each criticality may use; critical ones may use all slots and are never refused for
+   * pressure. Default `{ sheddable: 0.5, default: 1 }`: sheddable requests go first, at half the
+   * limits. See `http.criticality` for where a request's criticality comes from.
+   */
+  criticality?: BulkheadShares;
+  /** One caller (`http.caller`: the client IP by default) may hold at most this share of the slots and queue. Default 1: no cap. */
+  maxSharePerCaller?: number;
 }
 
 /** Why a request was refused as overload. */
@@ -57,6 +72,11 @@ const overloadShape = shape(
     maxRssBytes: falseOr(positiveInt),
     sampleInterval: positiveDuration,
     retryAfter: positiveDuration,
+    // The bulkhead's own checks, so both read alike.
+    criticality: (v, p, out) =>
+      checkBulkheadOptions({ criticality: v }, p.slice(0, -'.criticality'.length), out),
+    maxSharePerCaller: (v, p, out) =>
+      checkBulkheadOptions({ maxSharePerCaller: v }, p.slice(0, -'.maxSharePerCaller'.length), out),
   },
   {
     expected: 'overload options',
@@ -85,6 +105,10 @@ export interface ResolvedOverloadOptions {
   readonly maxRssBytes: number | undefined;
   readonly sampleIntervalMs: number;
   readonly retryAfterMs: number;
+  /** Share of the pressure limits each criticality may use: [sheddable, default] (critical: no limit). */
+  readonly pressureShares: readonly [number, number];
+  readonly criticality: BulkheadShares | undefined;
+  readonly maxSharePerCaller: number | undefined;
 }
 
 /** Validates and defaults `http.overload`; throws one InvalidConfigError listing every problem. */
@@ -103,6 +127,9 @@ export function resolveOverloadOptions(input: OverloadOptions = {}): ResolvedOve
     maxRssBytes: bytes(input.maxRssBytes),
     sampleIntervalMs: ms(input.sampleInterval) ?? 250,
     retryAfterMs: ms(input.retryAfter) ?? 5000,
+    pressureShares: [input.criticality?.sheddable ?? 0.5, input.criticality?.default ?? 1] as const,
+    criticality: input.criticality === undefined ? undefined : { ...input.criticality },
+    maxSharePerCaller: input.maxSharePerCaller,
   });
 }
 
@@ -135,6 +162,7 @@ export class HttpOverload {
   /** The pressure sampler, when a pressure limit is set. */
   readonly pressure: PressureMonitor | undefined;
   private readonly limit: BulkheadPolicy | undefined;
+  private readonly fair: boolean = false;
 
   constructor(
     private readonly o: ResolvedOverloadOptions,
@@ -149,7 +177,10 @@ export class HttpOverload {
         maxQueue: o.maxQueue,
         queueTimeout: o.queueTimeoutMs,
         maxKeys: 1,
+        criticality: o.criticality,
+        maxSharePerCaller: o.maxSharePerCaller,
       });
+      this.fair = (o.maxSharePerCaller ?? 1) < 1;
     }
     const watched =
       o.maxEventLoopDelayMs !== undefined || o.maxHeapUsedBytes !== undefined || o.maxRssBytes !== undefined;
@@ -170,32 +201,34 @@ export class HttpOverload {
   }
 
   /**
-   * The refusal for a request of `criticality` while the process is under pressure, or undefined.
-   * Critical requests pass (the concurrency limit still bounds them).
+   * The refusal of a request of `criticality` while the process is under pressure, or undefined:
+   * sheddable requests are refused from their share of the limits on (half, by default), default
+   * ones at the limits; critical ones never (the concurrency limit still bounds them).
    */
   refuseUnderPressure(criticality: Criticality, correlationId: string): OverloadedError | undefined {
     const p = this.pressure;
-    if (p === undefined || p.level < 1 || criticality === 'critical') return undefined;
+    if (p === undefined || criticality === 'critical') return undefined;
+    const share = this.o.pressureShares[criticality === 'sheddable' ? 0 : 1];
+    if (p.level < share) return undefined;
     return this.refusal(p.reason, criticality, correlationId, this.o.retryAfterMs);
   }
 
   /** Takes a free slot synchronously, or undefined when the request must queue (or be refused). */
-  tryEnter(): BulkheadRelease | undefined {
-    return this.limit?.tryAcquire(ENGINE_KEY);
+  tryEnter(ctx: RequestContext): BulkheadRelease | undefined {
+    return this.limit?.tryAcquire(ENGINE_KEY, ctx.criticality, this.fair ? ctx.caller : undefined);
   }
 
   /** Waits for a slot; rejects with an {@link OverloadedError} when the queue is full or the wait timed out. */
-  acquire(
-    signal: AbortSignal | undefined,
-    criticality: Criticality,
-    correlationId: string,
-  ): Promise<BulkheadRelease> {
+  acquire(signal: AbortSignal | undefined, ctx: RequestContext): Promise<BulkheadRelease> {
     const limit = this.limit as BulkheadPolicy;
-    return limit.acquire(ENGINE_KEY, signal).catch((err: unknown) => {
-      if (!isBulwarkError(err) || err.category !== 'overload') throw err;
-      const reason = err.code === 'QUEUE_TIMEOUT' ? 'queue-timeout' : 'concurrency';
-      throw this.refusal(reason, criticality, correlationId, err.retryAfterMs ?? 1000);
-    });
+    const { criticality, correlationId } = ctx;
+    return limit
+      .acquire(ENGINE_KEY, signal, criticality, this.fair ? ctx.caller : undefined)
+      .catch((err: unknown) => {
+        if (!isBulwarkError(err) || err.category !== 'overload') throw err;
+        const reason = err.code === 'QUEUE_TIMEOUT' ? 'queue-timeout' : 'concurrency';
+        throw this.refusal(reason, criticality, correlationId, err.retryAfterMs ?? 1000);
+      });
   }
 
   /** Occupancy and pressure. */

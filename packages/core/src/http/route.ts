@@ -2,6 +2,7 @@
  * Route protection, resolved once when an adapter wraps a handler (start-up), so a typo in a
  * policy name or a bad timeout fails there and never at the first request.
  */
+import type { Criticality } from '../context/context.js';
 import { BulwarkError, isBulwarkError } from '../errors/bulwark-error.js';
 import type { TimeoutPolicy } from '../policies/timeout.js';
 import { unknownPolicyConfigError } from '../registry/unknown-policy.js';
@@ -28,7 +29,15 @@ export interface RouteEnv {
 const INLINE_PARTS = ['fallback', 'retry', 'circuitBreaker', 'attemptTimeout', 'bulkhead'] as const;
 
 /** Every option of {@link RouteProtection}. */
-const KNOWN_KEYS: readonly string[] = ['name', 'policy', 'timeout', 'cacheKey', 'rateLimit', ...INLINE_PARTS];
+const KNOWN_KEYS: readonly string[] = [
+  'name',
+  'policy',
+  'timeout',
+  'cacheKey',
+  'rateLimit',
+  'criticality',
+  ...INLINE_PARTS,
+];
 
 /** Unnamed inline policies without a route pattern get `protect:<n>`. */
 let unnamed = 0;
@@ -42,6 +51,8 @@ export class Route implements ProtectedRoute {
   readonly timeout: TimeoutPolicy | undefined;
   /** The route's own rate limit, `false` to opt out of the app-wide one, undefined for the app-wide one. */
   readonly limit: HttpLimit | false | undefined;
+  /** The criticality of this route's requests for its policies, if set. */
+  readonly criticality: Criticality | undefined;
   /** Key of the request's answer for stale-if-error. */
   readonly cacheKey: ((req: InboundRequest | undefined) => string | undefined) | undefined;
   private readonly instance: Policy | undefined;
@@ -67,6 +78,13 @@ export class Route implements ProtectedRoute {
       );
     }
     this.cacheKey = cacheKey;
+    const crit = protection.criticality;
+    if (crit !== undefined && crit !== 'critical' && crit !== 'default' && crit !== 'sheddable') {
+      throw new TypeError(
+        `Expected \`protection.criticality\` to be 'critical', 'default' or 'sheddable'; got ${JSON.stringify(crit)}.`,
+      );
+    }
+    this.criticality = crit;
     const rl = protection.rateLimit;
     if (rl === undefined || rl === false) this.limit = rl;
     else {

@@ -3,7 +3,7 @@
  * framework's request into an {@link InboundRequest}, calls the engine, and writes the plain
  * {@link OutboundResponse} / headers it gets back. It decides nothing itself.
  */
-import type { RequestContext } from '../context/context.js';
+import type { Criticality, RequestContext } from '../context/context.js';
 import type { IncomingHeaders } from '../context/headers.js';
 import type { ProblemDetails } from '../errors/problem-details.js';
 import type { BulkheadOptions } from '../policies/bulkhead.js';
@@ -119,6 +119,12 @@ export interface RouteProtection extends InlinePolicy {
    * already taken, so `false` cannot give it back and a route limit applies on top of it.
    */
   rateLimit?: HttpRateLimitOptions | false;
+  /**
+   * The criticality of this route's requests for its policies (a bulkhead refuses sheddable ones
+   * first and critical ones last). Admission-time decisions (the engine-wide limit) use
+   * `http.criticality`, which runs before routing.
+   */
+  criticality?: Criticality;
 }
 
 /**
@@ -185,6 +191,24 @@ export interface HttpEngineOptions {
   degradedHeader?: string;
   /** Header carrying the caller's criticality (`critical`, `default`, `sheddable`). Default `bulwark-criticality`. */
   criticalityHeader?: string;
+  /**
+   * Believe the criticality header. Default false: any client could mark its requests critical, so
+   * the header is read only where every caller is trusted (behind a gateway that sets or strips it).
+   */
+  trustCriticalityHeader?: boolean;
+  /**
+   * The criticality of a request from the app's own rules, at admission (before routing), e.g.
+   * `(req) => (req.path.startsWith('/reports') ? 'sheddable' : 'default')`. A trusted header wins;
+   * anything but `critical` / `sheddable` (or a throw) is `default`. A route's `criticality` applies
+   * to the policies of that route.
+   */
+  criticality?: (req: InboundRequest) => Criticality | undefined;
+  /**
+   * Who is calling, for per-caller fairness (`maxSharePerCaller` of a bulkhead): `'ip'` (the client
+   * address, IPv6 by /56; the default) or a function (a tenant, an API key). Its result is bounded;
+   * a throw falls back to the address. The request context's `caller`.
+   */
+  caller?: 'ip' | ((req: InboundRequest) => string);
   /** Add a W3C `traceresponse` header (this service's trace id and span id) to every response. Default false. */
   traceResponse?: boolean;
   /**

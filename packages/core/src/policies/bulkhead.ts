@@ -2,6 +2,13 @@
  * Bulkhead: at most `maxConcurrent` calls run per key, at most `maxQueue` wait (FIFO) for at
  * most `queueTimeout`. A full bulkhead rejects at once.
  *
+ * Shedding by criticality: sheddable calls may fill only a share of the slots and queue, critical
+ * ones all of them; a freed slot goes to the oldest waiter of the highest criticality it can serve,
+ * and a critical call pushes the newest lower one out of a full queue. Fairness: one caller may hold
+ * at most `maxSharePerCaller` of a key's slots and queue. Key classes (`limits`) give keys their own
+ * sizes. Below the lowest share (`open`) a call takes a slot without reading its criticality: the
+ * fast path is one comparison, as before.
+ *
  * Key bookkeeping: one map holds every compartment (at most `maxKeys`). Idle ones (nothing
  * running or queued; they keep only a duration average) are also threaded on an intrusive
  * doubly-linked list in the order they became idle, so the least recently used idle one is its
@@ -11,82 +18,29 @@
  * Queue timeouts use one timer per compartment, armed for the queue head only and cleared when the
  * queue empties. It is not unref'd: queued callers are awaiting it (see util/timer-queue.ts).
  */
-import { getContext } from '../context/context.js';
+import { type Criticality, getContext } from '../context/context.js';
 import { BulkheadFullError, CancelledError, QueueTimeoutError } from '../errors/bulwark-error.js';
-import { defaultEvents, type EventStream } from '../telemetry/events.js';
-import type { Closeable, CommonPolicyOptions, ExecuteOptions, Operation, Policy } from '../types.js';
-import {
-  commonFields,
-  duration,
-  Issues,
-  nonNegInt,
-  positiveInt,
-  shape,
-  throwIfIssues,
-} from '../util/checks.js';
-import { type Duration, parseDuration } from '../util/duration.js';
+import type { EventStream } from '../telemetry/events.js';
+import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
 import { IdleList, type IdleNode } from '../util/idle-list.js';
 import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
+import {
+  type BulkheadOptions,
+  type CompartmentLimits,
+  criticalityIndex,
+  limitsFor,
+  type ResolvedBulkheadOptions,
+  resolveBulkheadOptions,
+} from './bulkhead-options.js';
 
-/** Bulkhead options. */
-export interface BulkheadOptions extends CommonPolicyOptions {
-  /** Calls run at once per key. Default 10. */
-  maxConcurrent?: number;
-  /** Calls waiting per key. Default 0. */
-  maxQueue?: number;
-  /** Longest wait in the queue (at most the timer maximum). Default 1s. */
-  queueTimeout?: Duration;
-  /** Keyed bulkheads kept at most (LRU; a busy one is never evicted). Default 1000. */
-  maxKeys?: number;
-}
-
-/** Bulkhead options after {@link resolveBulkheadOptions}. */
-export interface ResolvedBulkheadOptions {
-  readonly name: string;
-  readonly events: EventStream;
-  readonly maxConcurrent: number;
-  readonly maxQueue: number;
-  readonly queueTimeoutMs: number;
-  readonly maxKeys: number;
-}
-
-const bulkheadShape = shape(
-  {
-    maxConcurrent: positiveInt,
-    maxQueue: nonNegInt,
-    queueTimeout: duration(),
-    maxKeys: positiveInt,
-    ...commonFields,
-  },
-  {
-    aliases: {
-      concurrency: 'maxConcurrent',
-      limit: 'maxConcurrent',
-      queue: 'maxQueue',
-      queueSize: 'maxQueue',
-    },
-  },
-);
-
-/** Checks bulkhead options at `path`, collecting every problem in `issues`. */
-export function checkBulkheadOptions(input: unknown, path: string, issues: Issues): void {
-  bulkheadShape(input, path, issues);
-}
-
-/** Validates and defaults bulkhead options once; throws one InvalidConfigError listing every problem. */
-export function resolveBulkheadOptions(input: BulkheadOptions = {}): ResolvedBulkheadOptions {
-  const issues = new Issues();
-  checkBulkheadOptions(input, 'bulkhead', issues);
-  throwIfIssues(issues);
-  return Object.freeze({
-    name: input.name ?? 'bulkhead',
-    events: input.events ?? defaultEvents,
-    maxConcurrent: input.maxConcurrent ?? 10,
-    maxQueue: input.maxQueue ?? 0,
-    queueTimeoutMs: input.queueTimeout === undefined ? 1000 : (parseDuration(input.queueTimeout) as number),
-    maxKeys: input.maxKeys ?? 1000,
-  });
-}
+export {
+  type BulkheadLimit,
+  type BulkheadOptions,
+  type BulkheadShares,
+  checkBulkheadOptions,
+  type ResolvedBulkheadOptions,
+  resolveBulkheadOptions,
+} from './bulkhead-options.js';
 
 /** Frees a bulkhead slot; calling it more than once does nothing. */
 export type BulkheadRelease = () => void;
@@ -97,30 +51,39 @@ export interface BulkheadStats {
   running: number;
   /** Calls waiting for a slot. */
   queued: number;
-  /** Slots per key. */
+  /** Slots of this key. */
   maxConcurrent: number;
-  /** Queue capacity per key. */
+  /** Queue capacity of this key. */
   maxQueue: number;
 }
 
 /** A keyed bulkhead policy; `acquire` holds a slot across work that is not one function call. */
 export interface BulkheadPolicy extends Policy, Closeable {
-  /** Waits for a slot for `key` (default 'default') and resolves with its idempotent release function. */
-  acquire(key?: string, signal?: AbortSignal): Promise<BulkheadRelease>;
+  /**
+   * Waits for a slot for `key` (default 'default') and resolves with its idempotent release
+   * function. `criticality` and `caller` default to the request context's.
+   */
+  acquire(
+    key?: string,
+    signal?: AbortSignal,
+    criticality?: Criticality,
+    caller?: string,
+  ): Promise<BulkheadRelease>;
   /**
    * Takes a free slot for `key` (default 'default') synchronously and returns its idempotent
-   * release function, or returns undefined when none is free at once (full, queue non-empty,
-   * closed, or every key busy): then call {@link BulkheadPolicy.acquire} to queue or be rejected.
-   * Emits nothing and allocates no promise.
+   * release function, or returns undefined when none is free at once (full, this criticality's
+   * share or this caller's share taken, closed, or every key busy): then call
+   * {@link BulkheadPolicy.acquire} to queue or be rejected. Emits nothing and allocates no promise.
    */
-  tryAcquire(key?: string): BulkheadRelease | undefined;
+  tryAcquire(key?: string, criticality?: Criticality, caller?: string): BulkheadRelease | undefined;
   /**
    * Like {@link BulkheadPolicy.tryAcquire} without a release closure: takes a free slot of `key`'s
-   * compartment and returns the compartment, to hand back once with {@link BulkheadPolicy.leave}.
+   * compartment and returns the compartment, to hand back once with {@link BulkheadPolicy.leave}
+   * (with the same `caller`).
    */
-  tryEnter(key: string): BulkheadCompartment | undefined;
+  tryEnter(key: string, criticality?: Criticality, caller?: string): BulkheadCompartment | undefined;
   /** Frees a slot taken by {@link BulkheadPolicy.tryEnter} at `enteredAt` (epoch ms); call exactly once. */
-  leave(compartment: BulkheadCompartment, enteredAt: number): void;
+  leave(compartment: BulkheadCompartment, enteredAt: number, caller?: string): void;
   /** Occupancy of `key` (default 'default'); zeros for a key never seen. */
   stats(key?: string): BulkheadStats;
   /** Rejects every queued call with a CancelledError, clears timers and forgets every key. Idempotent. */
@@ -138,6 +101,9 @@ interface Waiter {
   next: Waiter | undefined;
   linked: boolean;
   deadline: number;
+  /** Criticality index (0 sheddable, 1 default, 2 critical). */
+  cls: number;
+  caller: string | undefined;
   resolve: (release: BulkheadRelease) => void;
   reject: (error: Error) => void;
   signal: AbortSignal | undefined;
@@ -145,9 +111,17 @@ interface Waiter {
   correlationId: string | undefined;
 }
 
+/** Slots and queue places one caller holds in a compartment (fairness only). */
+interface Held {
+  running: number;
+  queued: number;
+}
+
 class Compartment implements IdleNode<Compartment> {
   running = 0;
   queued = 0;
+  /** Waiters per criticality index (created with the first waiter: most compartments never queue). */
+  waiting: number[] | undefined = undefined;
   head: Waiter | undefined = undefined;
   tail: Waiter | undefined = undefined;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -155,11 +129,16 @@ class Compartment implements IdleNode<Compartment> {
   ewmaMs = -1;
   /** Calls entered through `execute`'s fast path, for sampling their durations. */
   calls = 0;
+  /** What each caller holds, when fairness is on (entries with nothing held are deleted). */
+  callers: Map<string, Held> | undefined = undefined;
   /** Neighbours on the idle list (only while idle). */
   prevIdle: Compartment | undefined = undefined;
   nextIdle: Compartment | undefined = undefined;
   onIdleList = false;
-  constructor(readonly key: string) {}
+  constructor(
+    readonly key: string,
+    readonly l: CompartmentLimits,
+  ) {}
 }
 
 /** Weight of the newest sample in the run-duration average. */
@@ -170,10 +149,10 @@ const SAMPLE_MASK = SAMPLE_EVERY - 1;
 
 class Bulkhead implements BulkheadPolicy {
   readonly name: string;
-  private readonly maxConcurrent: number;
-  private readonly maxQueue: number;
+  private readonly o: ResolvedBulkheadOptions;
   private readonly queueTimeoutMs: number;
   private readonly maxKeys: number;
+  private readonly fair: boolean;
   private readonly events: EventStream;
   private readonly all = new Map<string, Compartment>();
   /** Idle compartments, least recently used first. */
@@ -182,11 +161,11 @@ class Bulkhead implements BulkheadPolicy {
 
   constructor(options: BulkheadOptions) {
     const o = resolveBulkheadOptions(options);
+    this.o = o;
     this.name = o.name;
-    this.maxConcurrent = o.maxConcurrent;
-    this.maxQueue = o.maxQueue;
     this.queueTimeoutMs = o.queueTimeoutMs;
     this.maxKeys = o.maxKeys;
+    this.fair = o.fair;
     this.events = o.events;
   }
 
@@ -194,13 +173,14 @@ class Bulkhead implements BulkheadPolicy {
     const signal = options?.signal;
     const attempt = options?.attempt ?? 1;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const caller = this.fair ? (options?.caller ?? getContext()?.caller) : undefined;
     // Fast path: a free slot is taken synchronously, with no release closure and no extra promise.
-    const c = this.tryEnter(options?.key ?? 'default');
+    const c = this.tryEnter(options?.key ?? 'default', undefined, caller);
     // Run durations feed the Retry-After estimate; one call in SAMPLE_EVERY is timed (Date.now()
     // twice per call was a third of the fast path's cost), the compartment's first call included.
     if (c !== undefined)
-      return this.runIn(c, (c.calls++ & SAMPLE_MASK) === 0 ? Date.now() : -1, fn, signal, attempt);
-    return this.queued(fn, options?.key, signal, attempt);
+      return this.runIn(c, (c.calls++ & SAMPLE_MASK) === 0 ? Date.now() : -1, fn, signal, attempt, caller);
+    return this.queued(fn, options?.key, signal, attempt, caller);
   }
 
   /**
@@ -213,12 +193,13 @@ class Bulkhead implements BulkheadPolicy {
     fn: Operation<T>,
     signal: AbortSignal | undefined,
     attempt: number,
+    caller: string | undefined,
   ): Promise<T> {
     let result: Promise<T> | T;
     try {
       result = fn(signal ?? NEVER_ABORTED_SIGNAL, attempt);
     } catch (error) {
-      this.release(c, started < 0 ? -1 : Date.now() - started);
+      this.release(c, started < 0 ? -1 : Date.now() - started, caller);
       return Promise.reject(error);
     }
     if (!(result instanceof Promise)) {
@@ -227,11 +208,11 @@ class Bulkhead implements BulkheadPolicy {
     }
     return result.then(
       (value) => {
-        this.release(c, started < 0 ? -1 : Date.now() - started);
+        this.release(c, started < 0 ? -1 : Date.now() - started, caller);
         return value;
       },
       (error: unknown) => {
-        this.release(c, started < 0 ? -1 : Date.now() - started);
+        this.release(c, started < 0 ? -1 : Date.now() - started, caller);
         throw error;
       },
     );
@@ -242,8 +223,9 @@ class Bulkhead implements BulkheadPolicy {
     key: string | undefined,
     signal: AbortSignal | undefined,
     attempt: number,
+    caller: string | undefined,
   ): Promise<T> {
-    const release = await this.acquire(key, signal);
+    const release = await this.acquire(key, signal, undefined, caller);
     try {
       // The slot may have been handed over just before the caller gave up.
       if (signal?.aborted) throw abortReason(signal);
@@ -253,45 +235,61 @@ class Bulkhead implements BulkheadPolicy {
     }
   }
 
-  tryAcquire(key = 'default'): BulkheadRelease | undefined {
-    const c = this.tryEnter(key);
-    return c === undefined ? undefined : this.releaser(c);
+  tryAcquire(key = 'default', criticality?: Criticality, caller?: string): BulkheadRelease | undefined {
+    const who = this.fair ? (caller ?? getContext()?.caller) : undefined;
+    const c = this.tryEnter(key, criticality, who);
+    return c === undefined ? undefined : this.releaser(c, who);
   }
 
-  leave(compartment: BulkheadCompartment, enteredAt: number): void {
-    this.release(compartment as Compartment, Date.now() - enteredAt);
+  leave(compartment: BulkheadCompartment, enteredAt: number, caller?: string): void {
+    this.release(compartment as Compartment, Date.now() - enteredAt, caller);
   }
 
-  tryEnter(key: string): Compartment | undefined {
+  tryEnter(key: string, criticality?: Criticality, caller?: string): Compartment | undefined {
     if (this.closed) return undefined;
     const c = this.compartment(key);
-    // A non-empty queue means no free slot (waiters get slots first), so FIFO order holds.
-    if (c === undefined || c.running >= this.maxConcurrent) return undefined;
-    if (c.running++ === 0) this.idle.unlink(c);
+    if (c === undefined) return undefined;
+    // Below the lowest share nothing about the call matters (waiters only exist above it).
+    if (c.running < c.l.open && !this.fair) {
+      if (c.running++ === 0) this.idle.unlink(c);
+      return c;
+    }
+    const cls = criticalityIndex(criticality ?? getContext()?.criticality);
+    if (!this.admissible(c, cls, caller)) return undefined;
+    this.take(c, caller);
     return c;
   }
 
-  acquire(key = 'default', signal?: AbortSignal): Promise<BulkheadRelease> {
+  acquire(
+    key = 'default',
+    signal?: AbortSignal,
+    criticality?: Criticality,
+    caller?: string,
+  ): Promise<BulkheadRelease> {
     if (this.closed)
       return Promise.reject(new CancelledError({ message: 'The bulkhead is closed.', policy: this.name }));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const c = this.compartment(key);
     if (c === undefined) return Promise.reject(this.full(key, undefined));
-    if (c.running < this.maxConcurrent) {
-      if (c.running++ === 0) this.idle.unlink(c);
-      return Promise.resolve(this.releaser(c));
+    const ctx = getContext();
+    const cls = criticalityIndex(criticality ?? ctx?.criticality);
+    const who = this.fair ? (caller ?? ctx?.caller) : undefined;
+    if (this.admissible(c, cls, who)) {
+      this.take(c, who);
+      return Promise.resolve(this.releaser(c, who));
     }
-    if (c.queued >= this.maxQueue) return Promise.reject(this.full(key, c));
-    return new Promise((resolve, reject) => this.enqueue(c, resolve, reject, signal));
+    if (!this.roomInQueue(c, cls, who)) return Promise.reject(this.full(key, c, who));
+    return new Promise((resolve, reject) => this.enqueue(c, cls, who, resolve, reject, signal));
   }
 
   stats(key = 'default'): BulkheadStats {
     const c = this.all.get(key);
+    const l = c?.l ?? limitsFor(this.o, key);
     return {
       running: c?.running ?? 0,
       queued: c?.queued ?? 0,
-      maxConcurrent: this.maxConcurrent,
-      maxQueue: this.maxQueue,
+      maxConcurrent: l.maxConcurrent,
+      maxQueue: l.maxQueue,
     };
   }
 
@@ -315,6 +313,60 @@ class Bulkhead implements BulkheadPolicy {
     this.idle.clear();
   }
 
+  /** A call of criticality `cls` from `caller` may take a slot now: its share is not full, nor its caller's. */
+  private admissible(c: Compartment, cls: number, caller: string | undefined): boolean {
+    if (c.running >= (c.l.slots[cls] as number)) return false;
+    return caller === undefined || c.callers === undefined || this.held(c, caller).running < c.l.perCaller;
+  }
+
+  private take(c: Compartment, caller: string | undefined): void {
+    if (c.running++ === 0) this.idle.unlink(c);
+    if (this.fair && caller !== undefined) this.hold(c, caller).running++;
+  }
+
+  /**
+   * Room in the queue for a call of criticality `cls`: under its share of the queue (and its
+   * caller's), or else by pushing out the newest waiter of a lower criticality.
+   */
+  private roomInQueue(c: Compartment, cls: number, caller: string | undefined): boolean {
+    if (caller !== undefined && c.callers !== undefined && this.held(c, caller).queued >= c.l.perCallerQueue)
+      return false;
+    if (c.queued < (c.l.queue[cls] as number)) return true;
+    for (let lower = 0; lower < cls; lower++) {
+      if (c.waiting === undefined || c.waiting[lower] === 0) continue;
+      for (let w = c.tail; w !== undefined; w = w.prev) {
+        if (w.cls !== lower) continue;
+        this.unlink(c, w);
+        this.afterDequeue(c);
+        w.reject(this.full(c.key, c, undefined, 'a more critical request took its place in the queue'));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** What `caller` holds in `c` (fairness on); a zero entry when none. */
+  private held(c: Compartment, caller: string): Held {
+    return c.callers?.get(caller) ?? ZERO;
+  }
+
+  private hold(c: Compartment, caller: string): Held {
+    c.callers ??= new Map();
+    let h = c.callers.get(caller);
+    if (h === undefined) {
+      h = { running: 0, queued: 0 };
+      c.callers.set(caller, h);
+    }
+    return h;
+  }
+
+  private unhold(c: Compartment, caller: string, field: 'running' | 'queued'): void {
+    const h = c.callers?.get(caller);
+    if (h === undefined) return;
+    h[field]--;
+    if (h.running <= 0 && h.queued <= 0) c.callers?.delete(caller);
+  }
+
   /** The compartment for `key`, or undefined when `maxKeys` compartments are all busy. */
   private compartment(key: string): Compartment | undefined {
     const found = this.all.get(key);
@@ -325,39 +377,70 @@ class Bulkhead implements BulkheadPolicy {
       this.idle.unlink(oldest);
       this.all.delete(oldest.key);
     }
-    const c = new Compartment(key);
+    const c = new Compartment(key, this.o.classes.length === 0 ? this.o.base : limitsFor(this.o, key));
     this.all.set(key, c);
     this.idle.append(c);
     return c;
   }
 
-  private releaser(c: Compartment): BulkheadRelease {
+  private releaser(c: Compartment, caller: string | undefined): BulkheadRelease {
     const started = Date.now();
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.release(c, Date.now() - started);
+      this.release(c, Date.now() - started, caller);
     };
   }
 
-  /** Frees a slot of `c`; `ranMs` is how long the call held it, or -1 when it was not timed. */
-  private release(c: Compartment, ranMs: number): void {
+  /** Frees a slot of `c` held by `caller`; `ranMs` is how long the call held it, or -1 when it was not timed. */
+  private release(c: Compartment, ranMs: number, caller?: string): void {
     if (ranMs >= 0) c.ewmaMs = c.ewmaMs < 0 ? ranMs : c.ewmaMs + (ranMs - c.ewmaMs) * EWMA_ALPHA;
-    const next = c.head;
+    if (caller !== undefined && c.callers !== undefined) this.unhold(c, caller, 'running');
+    const next = c.head === undefined ? undefined : this.nextWaiter(c);
     if (next !== undefined) {
       // Hand the slot straight to the next waiter: `running` is unchanged.
       this.unlink(c, next);
       this.afterDequeue(c);
-      next.resolve(this.releaser(c));
+      if (next.caller !== undefined && this.fair) this.hold(c, next.caller).running++;
+      next.resolve(this.releaser(c, next.caller));
       return;
     }
     c.running--;
     if (c.running === 0 && !this.closed) this.idle.append(c);
   }
 
+  /**
+   * The waiter a slot being freed goes to: the oldest of the highest criticality whose share (after
+   * this slot is freed) and whose caller's share allow it; undefined when none may take it. With
+   * one criticality queued and no fairness, the head.
+   */
+  private nextWaiter(c: Compartment): Waiter | undefined {
+    const after = c.running - 1;
+    const head = c.head as Waiter;
+    const waiting = c.waiting as number[];
+    if (!this.fair && waiting[head.cls] === c.queued)
+      return after < (c.l.slots[head.cls] as number) ? head : undefined;
+    for (let cls = 2; cls >= 0; cls--) {
+      if (waiting[cls] === 0 || after >= (c.l.slots[cls] as number)) continue;
+      for (let w = c.head; w !== undefined; w = w.next) {
+        if (w.cls !== cls) continue;
+        if (
+          w.caller !== undefined &&
+          c.callers !== undefined &&
+          this.held(c, w.caller).running >= c.l.perCaller
+        )
+          continue;
+        return w;
+      }
+    }
+    return undefined;
+  }
+
   private enqueue(
     c: Compartment,
+    cls: number,
+    caller: string | undefined,
     resolve: (release: BulkheadRelease) => void,
     reject: (error: Error) => void,
     signal: AbortSignal | undefined,
@@ -367,6 +450,8 @@ class Bulkhead implements BulkheadPolicy {
       next: undefined,
       linked: true,
       deadline: Date.now() + this.queueTimeoutMs,
+      cls,
+      caller,
       resolve,
       reject,
       signal,
@@ -382,11 +467,14 @@ class Bulkhead implements BulkheadPolicy {
     else c.head = w;
     c.tail = w;
     c.queued++;
+    c.waiting ??= [0, 0, 0];
+    (c.waiting[cls] as number)++;
+    if (this.fair && caller !== undefined) this.hold(c, caller).queued++;
     signal?.addEventListener('abort', w.onAbort, { once: true });
     if (c.timer === undefined) this.arm(c, this.queueTimeoutMs);
   }
 
-  /** O(1) removal from the queue; also detaches the abort listener. */
+  /** O(1) removal from the queue; also detaches the abort listener and the caller's count. */
   private unlink(c: Compartment, w: Waiter): void {
     if (!w.linked) return;
     w.linked = false;
@@ -397,6 +485,9 @@ class Bulkhead implements BulkheadPolicy {
     w.prev = undefined;
     w.next = undefined;
     c.queued--;
+    const waiting = c.waiting as number[];
+    waiting[w.cls] = (waiting[w.cls] as number) - 1;
+    if (w.caller !== undefined && c.callers !== undefined) this.unhold(c, w.caller, 'queued');
     w.signal?.removeEventListener('abort', w.onAbort);
   }
 
@@ -413,8 +504,8 @@ class Bulkhead implements BulkheadPolicy {
 
   /**
    * Fires for the head's deadline (or an earlier head's: the timer is not re-armed when the head
-   * leaves early). Deadlines are FIFO-ordered, so it rejects expired waiters from the head and
-   * re-arms for the first one left.
+   * leaves early). Deadlines are FIFO-ordered (a waiter leaving from the middle keeps the order), so
+   * it rejects expired waiters from the head and re-arms for the first one left.
    */
   private expire(c: Compartment): void {
     c.timer = undefined;
@@ -439,12 +530,16 @@ class Bulkhead implements BulkheadPolicy {
     return this.queueTimeoutMs > 0 ? this.queueTimeoutMs : 1000;
   }
 
-  private full(key: string, c: Compartment | undefined): BulkheadFullError {
+  private full(key: string, c: Compartment | undefined, caller?: string, why?: string): BulkheadFullError {
     this.emitRejected('full', key, c?.running ?? 0, c?.queued ?? 0, undefined);
     const detail =
       c === undefined
         ? `Every one of the ${this.maxKeys} bulkhead keys is busy; no compartment for key "${key}".`
-        : `Bulkhead for key "${key}" is full (${c.running} running, ${c.queued} queued).`;
+        : why !== undefined
+          ? `Bulkhead for key "${key}" is full: ${why}.`
+          : caller !== undefined && c.callers !== undefined && this.held(c, caller).running >= c.l.perCaller
+            ? `Bulkhead for key "${key}": this caller already holds its share of the slots and queue.`
+            : `Bulkhead for key "${key}" is full (${c.running} running, ${c.queued} queued).`;
     return new BulkheadFullError({ message: detail, policy: this.name, retryAfterMs: this.retryAfterMs(c) });
   }
 
@@ -468,8 +563,11 @@ class Bulkhead implements BulkheadPolicy {
   }
 }
 
+const ZERO: Held = Object.freeze({ running: 0, queued: 0 }) as Held;
+
 /**
- * Creates a keyed bulkhead: bounded concurrency plus a bounded FIFO queue with a queue timeout.
+ * Creates a keyed bulkhead: bounded concurrency plus a bounded FIFO queue with a queue timeout,
+ * criticality-aware shares, an optional per-caller share and per-class limits.
  * @example
  * const bh = bulkhead({ maxConcurrent: 4, maxQueue: 20, queueTimeout: '500ms' });
  * await bh.execute((signal) => fetch(url, { signal }), { key: 'tenant-a' });

@@ -74,4 +74,11 @@ await core.http.protect(admission, core.http.route({ timeout: '1h' }), async () 
 admission.release();
 await pipeline(timeout('1h'), retry({ maxAttempts: 2 }), bulkhead()).execute(async () => 1);
 
+// Health: one background timer for the checks, a hanging check with its timeout, a breaker link.
+core.health.register('db', { check: async () => {}, interval: '1h' });
+core.health.register('slow', { check: () => new Promise(() => {}), timeout: '1h', interval: '1h' });
+core.health.register('api', { criticality: 'optional', check: async () => {}, policies: ['api'] });
+core.features.define('search', { dependsOn: ['api'] });
+await core.health.checkNow('db');
+
 console.log('done');

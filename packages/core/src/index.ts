@@ -105,6 +105,28 @@ export {
 } from './errors/http-status-error.js';
 export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './errors/problem.js';
 export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details.js';
+// -- health: dependencies, readiness, features, degraded mode --
+export type {
+  DegradedReport,
+  FeatureOptions,
+  FeatureState,
+  FeatureToggles,
+} from './health/features.js';
+export type { HealthConfig } from './health/options.js';
+export type { HealthRegistry } from './health/registry.js';
+export type {
+  Availability,
+  CheckResult,
+  DependencyOptions,
+  DependencyReport,
+  DependencyStatus,
+  DownReason,
+  HealthCheck,
+  HealthOverride,
+  HealthReport,
+  HealthStatus,
+  Readiness,
+} from './health/types.js';
 export type { OverloadOptions, OverloadReason, OverloadStats } from './http/overload.js';
 export type { ErrorReport, ErrorReporter } from './http/report.js';
 // -- logging --

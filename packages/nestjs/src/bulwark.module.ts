@@ -34,7 +34,7 @@ function toBulwark(options: BulwarkModuleOptions): Bulwark {
   const b = options as Partial<Bulwark>;
   return typeof b.run === 'function' && typeof b.policy === 'function' && 'http' in b
     ? (options as Bulwark)
-    : createBulwark(options);
+    : createBulwark(options as BulwarkConfig);
 }
 
 /**

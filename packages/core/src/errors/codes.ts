@@ -115,6 +115,13 @@ export const ERROR_CODES = {
     suggestion:
       'Call compensate() or discard() once each operation finishes, so its compensations are released; raise maxOperations or maxPerOperation if this many are expected.',
   },
+  DEPENDENCY_DOWN: {
+    status: 503,
+    title: 'Dependency down',
+    category: 'transient',
+    suggestion:
+      "A dependency's health check failed (the report names it and the cause). Check that it runs and is reachable with the configured address and credentials; it is marked up again after its next successful check.",
+  },
   INTERNAL_ERROR: {
     status: 500,
     title: 'Internal Server Error',

@@ -4,6 +4,8 @@
  */
 import { type BulwarkFetchInit, resilientFetch } from '../client/fetch.js';
 import { BulwarkError, CancelledError, InvalidConfigError } from '../errors/bulwark-error.js';
+import { type DegradedReport, Features, type FeatureToggles } from '../health/features.js';
+import { Health, type HealthRegistry } from '../health/registry.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
 import { CompensationManager } from '../recovery/compensations.js';
 import { Saga, type SagaStep } from '../recovery/saga.js';
@@ -70,6 +72,12 @@ export interface Bulwark<C extends BulwarkConfig = BulwarkConfig> extends Closea
   readonly store: Store;
   /** The inbound HTTP engine built from `config.http`, created on first access. */
   readonly http: HttpEngine;
+  /** The health registry: dependencies, their background checks, status, report and readiness (see docs/health.md). */
+  readonly health: HealthRegistry;
+  /** Feature toggles that turn off while their dependencies are down. */
+  readonly features: FeatureToggles;
+  /** Whether the service is degraded now, which features are off and why. */
+  degraded(): DegradedReport;
   /**
    * Where durable records live (config `records`); by default `durableRecords()`, opened on first
    * access, so an app that never uses recovery never creates a file.
@@ -103,6 +111,8 @@ class Registry implements Bulwark {
   /** The default record store, once opened by `records`. */
   private ownRecords: RecordStore | undefined;
   private compensationManager: CompensationManager | undefined;
+  private healthRegistry: Health | undefined;
+  private featureToggles: Features | undefined;
   private closed = false;
 
   constructor(private readonly loaded: LoadedConfig) {
@@ -195,6 +205,27 @@ class Registry implements Bulwark {
     return this.policy(name);
   }
 
+  get health(): Health {
+    if (!this.healthRegistry) {
+      if (this.closed) throw this.closedError();
+      this.healthRegistry = new Health(this.loaded.merged.health, {
+        events: this.events,
+        policies: () => this.names(),
+        breakerState: (name) => (this.declared.has(name) ? this.entry(name).breaker?.state() : undefined),
+      });
+    }
+    return this.healthRegistry;
+  }
+
+  get features(): Features {
+    if (!this.featureToggles) this.featureToggles = new Features(this.health, this.events);
+    return this.featureToggles;
+  }
+
+  degraded(): DegradedReport {
+    return this.features.report();
+  }
+
   get http(): HttpEngine {
     if (!this.engine) {
       if (this.closed) throw this.closedError();
@@ -249,6 +280,7 @@ class Registry implements Bulwark {
     this.built.clear();
     await closeAll(parts);
     await closeAll(this.engine ? [this.engine] : []);
+    await closeAll(this.healthRegistry ? [this.healthRegistry] : []);
     if (this.ownsStore) await closeAll([this.store]);
     if (this.ownRecords) await closeAll([this.ownRecords]);
   }

@@ -2,6 +2,7 @@
  * The declarative Bulwark configuration: named policies, the HTTP engine's serializable options,
  * a shared store and an event stream. Read from code, a YAML file and `BULWARK_…` env vars.
  */
+import type { HealthConfig } from '../health/options.js';
 import type { HttpEngineOptions } from '../http/types.js';
 import type { CircuitBreakerOptions } from '../policies/breaker/options.js';
 import type { BulkheadOptions } from '../policies/bulkhead.js';
@@ -72,6 +73,8 @@ export interface BulwarkConfig {
   allowEnvOnlyPolicies?: boolean;
   /** Options of the inbound HTTP engine used by the framework adapters. */
   http?: HttpConfig;
+  /** Defaults of the health registry's dependencies (`bulwark.health`): check timeout, interval, history. */
+  health?: HealthConfig;
   /** Shared state; defaults to an in-memory store. When given, breakers and rate limits share it. */
   store?: Store;
   /**

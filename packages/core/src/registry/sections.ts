@@ -5,6 +5,7 @@
  * `check<X>Options(input, path, issues)` collects every problem, and the part's own resolver runs
  * the same check, so a config that passes `createBulwark` cannot fail when the part is built.
  */
+import { checkHealthOptions } from '../health/options.js';
 import { checkHttpOptions } from '../http/options.js';
 import { checkCircuitBreakerOptions } from '../policies/breaker/options.js';
 import { checkRateLimitOptions } from '../policies/rate-limit.js';
@@ -21,3 +22,6 @@ export const checkRateLimitSection: SectionCheck = checkRateLimitOptions;
 
 /** The `http` section: the HTTP engine's own check. */
 export const checkHttpSection: SectionCheck = checkHttpOptions;
+
+/** The `health` section: the health registry's own check. */
+export const checkHealthSection: SectionCheck = checkHealthOptions;

@@ -26,6 +26,7 @@ import type { BulwarkConfig, PolicyConfig } from './config.js';
 import { deepMerge, findPath } from './merge.js';
 import {
   checkBreakerSection,
+  checkHealthSection,
   checkHttpSection,
   checkRateLimitSection,
   type SectionCheck,
@@ -173,6 +174,7 @@ function rootCheck(defaults: unknown): Check {
       policies: policiesCheck(defaults),
       allowEnvOnlyPolicies: boolean,
       http: checkHttpSection,
+      health: checkHealthSection,
       store,
       records: recordStore,
       events: eventStream,

@@ -81,7 +81,23 @@ export type BulwarkEvent =
   /** A named policy's run succeeded (a fallback answer included), after `attempts` calls of the operation. */
   | (Base & { type: 'success'; durationMs: number; attempts: number })
   /** A named policy's run failed with `error`, after `attempts` calls of the operation (0: never called). */
-  | (Base & { type: 'failure'; durationMs: number; attempts: number; error: unknown });
+  | (Base & { type: 'failure'; durationMs: number; attempts: number; error: unknown })
+  /**
+   * A dependency's status changed (`policy` is 'health'): a check, an open or closed breaker, a base
+   * going down or up, an override. `reason` says why in a sentence; `error` is the failed check's.
+   */
+  | (Base & {
+      type: 'health.changed';
+      dependency: string;
+      from: 'up' | 'down' | 'unknown';
+      to: 'up' | 'down' | 'unknown';
+      reason?: string;
+      error?: unknown;
+    })
+  /** A feature turned on or off (`policy` is 'features'): its toggle, or its dependency. */
+  | (Base & { type: 'feature.changed'; feature: string; enabled: boolean; reason?: string })
+  /** The service-wide degraded mode turned on or off (`policy` is 'features'), with its reasons. */
+  | (Base & { type: 'degraded.changed'; active: boolean; reasons: string[] });
 
 /** The `type` of an event. */
 export type BulwarkEventType = BulwarkEvent['type'];

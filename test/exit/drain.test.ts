@@ -6,27 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXAMPLES, freePorts } from '../docs/examples.js';
 import { root } from '../docs/run-ts.js';
-
-/** A GET that resolves with status and body (no client-side timeout games: a plain socket). */
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => {
-        body += c;
-      });
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.once('error', reject);
-    });
-    req.once('error', reject);
-    req.end();
-  });
-}
+import { get } from './http-get.js';
 
 describe.each(['express-basic', 'koa-basic', 'nestjs-basic'])('%s on SIGTERM', (name) => {
   it('lets the in-flight request finish, refuses new ones, and exits 0', async () => {

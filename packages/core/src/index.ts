@@ -105,6 +105,8 @@ export {
 } from './errors/http-status-error.js';
 export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './errors/problem.js';
 export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details.js';
+// -- health: lifecycle (graceful shutdown) --
+export type { CutRequest } from './health/drain.js';
 // -- health: dependencies, readiness, features, degraded mode --
 export type {
   DegradedReport,
@@ -112,6 +114,16 @@ export type {
   FeatureState,
   FeatureToggles,
 } from './health/features.js';
+export type {
+  DrainGate,
+  Lifecycle,
+  LifecycleState,
+  ReadinessSignals,
+  ShutdownHookFailure,
+  ShutdownOptions,
+  ShutdownReport,
+} from './health/lifecycle.js';
+export type { LifecycleOptions, ShutdownSignal } from './health/lifecycle-options.js';
 export type { HealthConfig } from './health/options.js';
 export type { HealthRegistry } from './health/registry.js';
 export type {

@@ -1,5 +1,7 @@
+import type { Server } from 'node:http';
 import { type Bulwark, type BulwarkConfig, createBulwark } from '@bulwark/core';
 import {
+  type BeforeApplicationShutdown,
   type DynamicModule,
   Global,
   Inject,
@@ -7,12 +9,13 @@ import {
   Module,
   type ModuleMetadata,
   type NestModule,
+  type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type OnModuleInit,
   type Provider,
   RequestMethod,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, DiscoveryModule, HttpAdapterHost } from '@nestjs/core';
 import { BULWARK } from './bulwark.constants.js';
 import { BulwarkExplorer } from './bulwark.explorer.js';
 import { BulwarkExceptionFilter } from './bulwark.filter.js';
@@ -30,11 +33,13 @@ export interface BulwarkModuleAsyncOptions extends Pick<ModuleMetadata, 'imports
   inject?: any[];
 }
 
-function toBulwark(options: BulwarkModuleOptions): Bulwark {
+function isBulwark(options: BulwarkModuleOptions): options is Bulwark {
   const b = options as Partial<Bulwark>;
-  return typeof b.run === 'function' && typeof b.policy === 'function' && 'http' in b
-    ? (options as Bulwark)
-    : createBulwark(options as BulwarkConfig);
+  return typeof b.run === 'function' && typeof b.policy === 'function' && 'http' in b;
+}
+
+function toBulwark(options: BulwarkModuleOptions): Bulwark {
+  return isBulwark(options) ? options : createBulwark(options);
 }
 
 /**
@@ -46,10 +51,18 @@ function toBulwark(options: BulwarkModuleOptions): Bulwark {
  */
 @Global()
 @Module({})
-export class BulwarkModule implements NestModule, OnModuleInit, OnApplicationShutdown {
+export class BulwarkModule
+  implements
+    NestModule,
+    OnModuleInit,
+    OnApplicationBootstrap,
+    BeforeApplicationShutdown,
+    OnApplicationShutdown
+{
   constructor(
     @Inject(BULWARK) private readonly bulwark: Bulwark,
     @Inject(BulwarkExplorer) private readonly explorer: BulwarkExplorer,
+    @Inject(HttpAdapterHost) private readonly adapterHost: HttpAdapterHost,
   ) {}
 
   /** Registers the module with a Bulwark config, or an existing core instance (closed on shutdown either way). */
@@ -95,8 +108,20 @@ export class BulwarkModule implements NestModule, OnModuleInit, OnApplicationShu
     this.explorer.explore();
   }
 
-  /** Closes the core instance, with every policy the decorators defined in it: timers, breakers, stores. */
+  /** Hands the HTTP server to core's lifecycle, which drains it on shutdown (none in an application context). */
+  onApplicationBootstrap(): void {
+    const server: unknown = this.adapterHost.httpAdapter?.getHttpServer();
+    if (typeof (server as Server | undefined)?.closeAllConnections === 'function')
+      this.bulwark.lifecycle.attach(server as Server);
+  }
+
+  /** Drains before Nest closes the server (`enableShutdownHooks()`): the load-balancer delay only when a signal started it. */
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
+    await this.bulwark.lifecycle.shutdown(signal ? { reason: signal } : { reason: 'app.close()', delay: 0 });
+  }
+
+  /** Closes the core instance (timers, breakers, stores), unless the drain above has closed it already. */
   async onApplicationShutdown(): Promise<void> {
-    await this.bulwark.close();
+    if (this.bulwark.lifecycle.state !== 'stopped') await this.bulwark.close();
   }
 }

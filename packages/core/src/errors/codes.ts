@@ -122,6 +122,13 @@ export const ERROR_CODES = {
     suggestion:
       "A dependency's health check failed (the report names it and the cause). Check that it runs and is reachable with the configured address and credentials; it is marked up again after its next successful check.",
   },
+  DRAINING: {
+    status: 503,
+    title: 'Shutting down',
+    category: 'overload',
+    suggestion:
+      'This instance is shutting down and takes no new requests. Retry the request: the load balancer sends it to another instance.',
+  },
   INTERNAL_ERROR: {
     status: 500,
     title: 'Internal Server Error',

@@ -5,7 +5,7 @@
 import { type Criticality, getContext, type RequestContext, runWithContext } from '../context/context.js';
 import { correlationFromHeaders } from '../context/correlation.js';
 import { formatTraceparent } from '../context/trace.js';
-import { DeadlineExceededError, isBulwarkError } from '../errors/bulwark-error.js';
+import { BulwarkError, DeadlineExceededError, isBulwarkError } from '../errors/bulwark-error.js';
 import { HTTP_ERROR_CODE, toProblem } from '../errors/problem.js';
 import type { RateLimitDecision } from '../policies/rate-limit.js';
 import { timeout } from '../policies/timeout.js';
@@ -117,6 +117,10 @@ export class HttpEngine implements HttpEngineLike, Closeable {
     }
     // Health and readiness probes are never limited or shed: an orchestrator must reach them.
     if (o.exempt.has(req.path)) return a;
+    if (o.drainGate.refusing) {
+      a.rejection = this.draining(req, a.context);
+      return a;
+    }
     // Under pressure, refuse first: the cheapest answer, before a rate-limit store is even asked.
     const ov = o.overload;
     if (ov?.pressure !== undefined) {
@@ -353,6 +357,17 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       });
     }
     return { status: body.status, headers, body: req.method === 'HEAD' ? undefined : body };
+  }
+
+  /** The answer to a request that arrives while the process shuts down: 503 DRAINING, and the connection closes after it. */
+  private draining(req: InboundRequest, context: RequestContext): OutboundResponse {
+    const err = new BulwarkError('DRAINING', {
+      message: 'This instance is shutting down and takes no new requests.',
+      retryAfterMs: 1000,
+    });
+    const out = this.toResponse(err, req, context);
+    out.headers.Connection = 'close';
+    return out;
   }
 
   /** Occupancy and pressure of the engine-wide overload protection (undefined without `http.overload`). */

@@ -45,6 +45,11 @@ import type { HttpEngineOptions, InboundRequest, InlinePolicy } from './types.js
 /** NODE_ENV values that show messages and stacks of unknown errors; anything else (unset too) hides them. */
 const DEV_ENVS: ReadonlySet<string> = new Set(['development', 'test']);
 
+/** True unless `NODE_ENV` is `development` or `test` (unset counts as production): the one place that reads it. */
+export function productionByDefault(): boolean {
+  return !DEV_ENVS.has(process.env.NODE_ENV ?? '');
+}
+
 export {
   DEFAULT_CORRELATION_ACCEPT,
   DEFAULT_CORRELATION_HEADER,
@@ -91,7 +96,12 @@ export interface ResolvedHttpOptions {
   definePolicy: ((name: string, config: InlinePolicy) => Policy) | undefined;
   onError: ErrorReporter | undefined;
   events: EventStream;
+  /** While `refusing`, admit answers 503 DRAINING. */
+  drainGate: { readonly refusing: boolean };
 }
+
+/** The gate of an engine nobody shuts down: never refusing. */
+const OPEN_GATE = Object.freeze({ refusing: false });
 
 const keyedBulkhead: Check = (v, p, out) => {
   if (!isPlainObject(v)) return checkBulkheadOptions(v, p, out);
@@ -144,12 +154,22 @@ const httpShape = shape(
       resolvePolicy: 'remove it; createBulwark wires it to bulwark.policy(name)',
       definePolicy: 'remove it; createBulwark wires it to bulwark.define(name, config)',
       events: 'remove it; set `events` at the top level of the config',
+      drainGate: 'remove it; createBulwark wires it to bulwark.lifecycle',
     },
   },
 );
 
 /** What createBulwark wires into the engine beside the config section. */
-const wiring = shape({ resolvePolicy: func, definePolicy: func, events: eventsCheck });
+const drainGateCheck: Check = (v, p, out) => {
+  if (typeof (v as { refusing?: unknown } | null)?.refusing !== 'boolean')
+    out.add(p, 'an object { refusing: boolean }', v);
+};
+const wiring = shape({
+  resolvePolicy: func,
+  definePolicy: func,
+  events: eventsCheck,
+  drainGate: drainGateCheck,
+});
 
 /** Records every problem of the `http` section at `path` (the registry's check for it). */
 export function checkHttpOptions(input: unknown, path: string, issues: Issues): void {
@@ -164,9 +184,15 @@ export function checkHttpOptions(input: unknown, path: string, issues: Issues): 
 export function resolveHttpOptions(input: HttpEngineOptions | undefined): ResolvedHttpOptions {
   const issues = new Issues();
   if (isPlainObject(input)) {
-    const { resolvePolicy, definePolicy, events: ev, ...section } = input as Record<string, unknown>;
+    const {
+      resolvePolicy,
+      definePolicy,
+      events: ev,
+      drainGate,
+      ...section
+    } = input as Record<string, unknown>;
     checkHttpOptions(section, 'http', issues);
-    wiring({ resolvePolicy, definePolicy, events: ev }, 'http', issues);
+    wiring({ resolvePolicy, definePolicy, events: ev, drainGate }, 'http', issues);
   } else checkHttpOptions(input ?? {}, 'http', issues);
   throwIfIssues(issues);
   const o = (input ?? {}) as HttpEngineOptions & Record<string, unknown>;
@@ -206,7 +232,7 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     overload: makeOverload(o.overload, events),
     exempt: new Set((o.exempt as string[] | undefined) ?? DEFAULT_EXEMPT_PATHS),
     // Safe by default: only an explicit development (or test) environment shows messages and stacks.
-    production: o.production ?? !DEV_ENVS.has(process.env.NODE_ENV ?? ''),
+    production: o.production ?? productionByDefault(),
     problemTypeBase: o.problemTypeBase ?? DEFAULT_PROBLEM_TYPE_BASE,
     degradedHeader: lower(o.degradedHeader, DEFAULT_DEGRADED_HEADER),
     traceResponse: o.traceResponse === true,
@@ -214,6 +240,7 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     definePolicy: o.definePolicy,
     onError: o.onError,
     events,
+    drainGate: o.drainGate ?? OPEN_GATE,
   };
 }
 

@@ -6,6 +6,7 @@
 import type { Criticality, RequestContext } from '../context/context.js';
 import type { IncomingHeaders } from '../context/headers.js';
 import type { ProblemDetails } from '../errors/problem-details.js';
+import type { DrainGate } from '../health/lifecycle.js';
 import type { BulkheadOptions } from '../policies/bulkhead.js';
 import type { PolicyConfig } from '../registry/config.js';
 import type { EventStream } from '../telemetry/events.js';
@@ -224,4 +225,6 @@ export interface HttpEngineOptions {
   resolvePolicy?: (name: string) => Policy;
   /** Event stream. */
   events?: EventStream;
+  /** The shutdown switch (wired by `createBulwark` to `bulwark.lifecycle`): while `refusing`, requests get 503 `DRAINING`. */
+  drainGate?: DrainGate;
 }

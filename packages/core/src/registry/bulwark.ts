@@ -5,8 +5,11 @@
 import { type BulwarkFetchInit, resilientFetch } from '../client/fetch.js';
 import { BulwarkError, CancelledError, InvalidConfigError } from '../errors/bulwark-error.js';
 import { type DegradedReport, Features, type FeatureToggles } from '../health/features.js';
+import { type DrainGate, Lifecycle } from '../health/lifecycle.js';
+import { resolveLifecycleOptions } from '../health/lifecycle-options.js';
 import { Health, type HealthRegistry } from '../health/registry.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
+import { productionByDefault } from '../http/options.js';
 import { CompensationManager } from '../recovery/compensations.js';
 import { Saga, type SagaStep } from '../recovery/saga.js';
 import type { SagaOptions } from '../recovery/saga-options.js';
@@ -94,6 +97,8 @@ export interface Bulwark<C extends BulwarkConfig = BulwarkConfig> extends Closea
   ): Saga<I>;
   /** The compensation manager (created on first access), reporting to `events`; see recovery/compensations.ts. */
   readonly compensations: CompensationManager;
+  /** Graceful shutdown (`attach(server)`, signals, `shutdown()`), from `config.lifecycle`; created on first access. */
+  readonly lifecycle: Lifecycle;
   /** Closes every built policy, the HTTP engine, and the stores if Bulwark created them. Idempotent. */
   close(): Promise<void>;
 }
@@ -113,6 +118,9 @@ class Registry implements Bulwark {
   private compensationManager: CompensationManager | undefined;
   private healthRegistry: Health | undefined;
   private featureToggles: Features | undefined;
+  private life: Lifecycle | undefined;
+  /** Read by the HTTP engine's admit(), switched by the lifecycle. */
+  private readonly drainGate: DrainGate = { refusing: false };
   private closed = false;
 
   constructor(private readonly loaded: LoadedConfig) {
@@ -240,6 +248,7 @@ class Registry implements Bulwark {
         resolvePolicy: (name) => this.policy(name),
         definePolicy: (name, config) => this.define(name, config),
         events: this.events,
+        drainGate: this.drainGate,
       });
     }
     return this.engine;
@@ -272,10 +281,33 @@ class Registry implements Bulwark {
     return this.compensationManager;
   }
 
+  get lifecycle(): Lifecycle {
+    // Never throws, even once closed: a framework's shutdown hook may still ask it to shut down (a no-op then).
+    if (!this.life) {
+      const merged = this.loaded.merged;
+      const options = resolveLifecycleOptions(
+        merged.lifecycle,
+        merged.http?.production ?? productionByDefault(),
+      );
+      this.life = new Lifecycle(
+        options,
+        {
+          events: this.events,
+          // `/readyz` reads the health registry: draining and start-up turn readiness false there.
+          readiness: () => (this.closed ? undefined : this.health),
+          close: () => this.close(),
+        },
+        this.drainGate,
+      );
+    }
+    return this.life;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.compensationManager?.close();
+    this.life?.dispose();
     const parts = [...this.built.values()].flatMap((b) => b.parts);
     this.built.clear();
     await closeAll(parts);

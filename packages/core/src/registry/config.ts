@@ -2,6 +2,8 @@
  * The declarative Bulwark configuration: named policies, the HTTP engine's serializable options,
  * a shared store and an event stream. Read from code, a YAML file and `BULWARK_…` env vars.
  */
+
+import type { LifecycleOptions } from '../health/lifecycle-options.js';
 import type { HealthConfig } from '../health/options.js';
 import type { HttpEngineOptions } from '../http/types.js';
 import type { CircuitBreakerOptions } from '../policies/breaker/options.js';
@@ -48,7 +50,10 @@ export interface PolicyConfig {
 }
 
 /** The serializable part of the HTTP engine's options. */
-export type HttpConfig = Omit<HttpEngineOptions, 'resolvePolicy' | 'definePolicy' | 'events'> & {
+export type HttpConfig = Omit<
+  HttpEngineOptions,
+  'resolvePolicy' | 'definePolicy' | 'events' | 'drainGate'
+> & {
   /** Header carrying the caller's criticality. Default `bulwark-criticality`. */
   criticalityHeader?: string;
   /** Write the trace context (`traceparent`) on responses. Default false. */
@@ -75,6 +80,8 @@ export interface BulwarkConfig {
   http?: HttpConfig;
   /** Defaults of the health registry's dependencies (`bulwark.health`): check timeout, interval, history. */
   health?: HealthConfig;
+  /** Graceful shutdown: signals, the delay before refusing new requests, the drain timeout (`bulwark.lifecycle`). */
+  lifecycle?: LifecycleOptions;
   /** Shared state; defaults to an in-memory store. When given, breakers and rate limits share it. */
   store?: Store;
   /**

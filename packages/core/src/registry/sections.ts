@@ -5,6 +5,8 @@
  * `check<X>Options(input, path, issues)` collects every problem, and the part's own resolver runs
  * the same check, so a config that passes `createBulwark` cannot fail when the part is built.
  */
+
+import { checkLifecycleOptions } from '../health/lifecycle-options.js';
 import { checkHealthOptions } from '../health/options.js';
 import { checkHttpOptions } from '../http/options.js';
 import { checkCircuitBreakerOptions } from '../policies/breaker/options.js';
@@ -25,3 +27,6 @@ export const checkHttpSection: SectionCheck = checkHttpOptions;
 
 /** The `health` section: the health registry's own check. */
 export const checkHealthSection: SectionCheck = checkHealthOptions;
+
+/** The `lifecycle` section: graceful shutdown's own check. */
+export const checkLifecycleSection: SectionCheck = checkLifecycleOptions;

@@ -28,6 +28,7 @@ import {
   checkBreakerSection,
   checkHealthSection,
   checkHttpSection,
+  checkLifecycleSection,
   checkRateLimitSection,
   type SectionCheck,
 } from './sections.js';
@@ -175,6 +176,7 @@ function rootCheck(defaults: unknown): Check {
       allowEnvOnlyPolicies: boolean,
       http: checkHttpSection,
       health: checkHealthSection,
+      lifecycle: checkLifecycleSection,
       store,
       records: recordStore,
       events: eventStream,

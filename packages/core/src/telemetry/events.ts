@@ -1,4 +1,6 @@
 import { channel } from 'node:diagnostics_channel';
+import type { CutRequest } from '../health/drain.js';
+import type { ShutdownReport } from '../health/lifecycle.js';
 import type { Disposable } from '../types.js';
 
 /** Fields every event carries. */
@@ -97,7 +99,23 @@ export type BulwarkEvent =
   /** A feature turned on or off (`policy` is 'features'): its toggle, or its dependency. */
   | (Base & { type: 'feature.changed'; feature: string; enabled: boolean; reason?: string })
   /** The service-wide degraded mode turned on or off (`policy` is 'features'), with its reasons. */
-  | (Base & { type: 'degraded.changed'; active: boolean; reasons: string[] });
+  | (Base & { type: 'degraded.changed'; active: boolean; reasons: string[] })
+  /** Shutdown began (`policy: 'lifecycle'`): readiness is false; new requests are refused after `delayMs`. */
+  | (Base & {
+      type: 'lifecycle.draining';
+      reason: string;
+      delayMs: number;
+      drainTimeoutMs: number;
+      inFlight: number;
+    })
+  /** The delay is over: new requests get 503 `DRAINING`, listeners are closed, `inFlight` requests may finish. */
+  | (Base & { type: 'lifecycle.refusing'; inFlight: number })
+  /** The drain timeout ran out (or a second signal forced it): `count` requests had their connections cut. */
+  | (Base & { type: 'lifecycle.cut'; count: number; requests: CutRequest[] })
+  /** A shutdown hook failed or ran out of time; the shutdown went on. */
+  | (Base & { type: 'lifecycle.hook-failed'; hook: string; error: unknown })
+  /** Shutdown finished: everything is closed; the process exits once its event loop is empty. */
+  | (Base & { type: 'lifecycle.stopped'; report: ShutdownReport });
 
 /** The `type` of an event. */
 export type BulwarkEventType = BulwarkEvent['type'];

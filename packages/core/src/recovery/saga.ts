@@ -39,14 +39,8 @@ import {
   resolveSagaOptions,
   type SagaOptions,
 } from './saga-options.js';
-import {
-  type CompensationStats,
-  type DeadLetterSink,
-  UndoCounters,
-  type UndoOutcome,
-  type UndoTask,
-  unwind,
-} from './unwind.js';
+import { undoSteps } from './saga-undo.js';
+import { type CompensationStats, type DeadLetterSink, UndoCounters } from './unwind.js';
 
 /** What every step of a saga sees. */
 export interface SagaContext<I> {
@@ -258,7 +252,16 @@ export class Saga<I extends RecordValue | undefined = RecordValue | undefined> {
           return resultFromLog(id, log, resumed, live);
         }
       }
-      const outcomes = await this.compensate(writer, ctx, live);
+      const outcomes = await undoSteps({
+        name: this.name,
+        steps: this.steps as readonly SagaStep<unknown>[],
+        writer,
+        ctx,
+        live,
+        options: this.options,
+        sink: this.options.deadLetters ?? this.deps.deadLetters?.(),
+        counters: this.counters,
+      });
       // A failure the dead-letter queue did not take keeps the saga unfinished: `unfinished()`
       // lists it and a resume dead-letters it (without running the undo again).
       const undelivered = outcomes.some((o) => o.status !== 'undone' && o.deadLetterError !== undefined);
@@ -342,118 +345,6 @@ export class Saga<I extends RecordValue | undefined = RecordValue | undefined> {
       return registered;
     }
     return registered;
-  }
-
-  /** Undoes the completed (and interrupted) steps before the failed one, last first. */
-  private compensate(writer: SagaLogWriter, ctx: SagaContext<I>, live: LiveErrors): Promise<UndoOutcome[]> {
-    const log = writer.log;
-    const last = log.failedStep ?? log.steps.length - 1;
-    const tasks: UndoTask[] = [];
-    for (let i = 0; i <= last; i++) {
-      const s = log.steps[i];
-      const undo = this.steps[i]?.undo;
-      if (!s || !undo || (s.state !== 'completed' && s.state !== 'interrupted')) continue;
-      tasks.push({
-        id: String(i),
-        name: s.name,
-        run: (signal) => undo.call(this.steps[i], ctx, s.result, signal),
-      });
-    }
-    const already = new Set<string>();
-    const events = this.options.events;
-    const correlationId = getContext()?.correlationId;
-    const sink = this.options.deadLetters ?? this.deps.deadLetters?.();
-    return unwind(tasks, {
-      claim: async (task) => {
-        const s = log.steps[Number(task.id)] as SagaLogStep;
-        if (s.undo === 'undone' || s.undo === 'failed' || s.undo === 'unknown') {
-          already.add(task.id);
-          return this.loggedOutcome(task, s);
-        }
-        if (s.state === 'interrupted' || s.undo === 'started') {
-          // Unknown: it may have acted (in the process that crashed), so it counts as a failure here.
-          this.counters.failed++;
-          const why =
-            s.state === 'interrupted'
-              ? `Step '${s.name}' was interrupted by a crash, so its undo was not run: check whether it acted.`
-              : `The undo of '${s.name}' was interrupted by a crash and is not run twice: check whether it acted.`;
-          const error = new Error(why);
-          s.undo = 'unknown';
-          s.undoError = errorRecord(error);
-          await writer.write();
-          return { id: task.id, name: task.name, status: 'unknown', attempts: 0, error };
-        }
-        this.counters.pending--;
-        s.undo = 'started';
-        await writer.write();
-        return true;
-      },
-      record: (task, outcome) => {
-        const s = log.steps[Number(task.id)] as SagaLogStep;
-        s.undo = outcome.status;
-        if (outcome.attempts > 0) s.undoAttempts = outcome.attempts;
-        if (outcome.error !== undefined) {
-          s.undoError = errorRecord(outcome.error);
-          live.undo.set(Number(task.id), outcome.error);
-        }
-        if (outcome.deadLetterId !== undefined) s.deadLetterId = outcome.deadLetterId;
-        return writer.write();
-      },
-      report: (task, outcome) => {
-        if (outcome.status === 'undone' || already.has(task.id) || !events.active) return;
-        events.emit({
-          type: 'saga.compensation-failed',
-          policy: this.name,
-          key: ctx.sagaId,
-          correlationId,
-          sagaId: ctx.sagaId,
-          step: task.name,
-          status: outcome.status as 'failed' | 'unknown',
-          error: outcome.error,
-          deadLetterId: outcome.deadLetterId,
-        });
-      },
-      deadLetter: sink
-        ? (task, outcome) => {
-            const s = log.steps[Number(task.id)] as SagaLogStep;
-            const reason =
-              s.state === 'interrupted'
-                ? 'step-interrupted'
-                : outcome.status === 'unknown'
-                  ? 'undo-interrupted'
-                  : 'undo-failed';
-            return sink.add({
-              type: this.options.deadLetterType,
-              payload: {
-                sagaId: ctx.sagaId,
-                saga: this.name,
-                step: s.name,
-                stepIndex: Number(task.id),
-                reason,
-                input: log.input,
-                result: s.result,
-              },
-              error: outcome.error,
-              context: { correlationId, sagaId: ctx.sagaId, saga: this.name, reason },
-            });
-          }
-        : undefined,
-      ...(this.options.retry ? { retry: this.options.retry } : {}),
-      counters: this.counters,
-    });
-  }
-
-  private loggedOutcome(task: UndoTask, s: SagaLogStep): UndoOutcome {
-    const outcome: UndoOutcome = {
-      id: task.id,
-      name: task.name,
-      status: s.undo as UndoOutcome['status'],
-      attempts: 0,
-    };
-    if (s.undoError)
-      outcome.error = Object.assign(new Error(s.undoError.message), { name: s.undoError.name });
-    if (s.deadLetterId !== undefined) outcome.deadLetterId = s.deadLetterId;
-    return outcome;
   }
 
   private checkLog(id: string, log: SagaLog): void {

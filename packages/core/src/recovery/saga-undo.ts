@@ -4,11 +4,18 @@
  * only when its step has no undo state yet, and `started` is written (and awaited) before it runs.
  */
 import { getContext } from '../context/context.js';
-import type { SagaContext, SagaStep } from './saga.js';
 import { errorRecord, reviveError } from './saga-error.js';
 import type { LiveErrors, SagaLogStep, SagaLogWriter } from './saga-log.js';
 import type { ResolvedSagaOptions } from './saga-options.js';
-import { type DeadLetterSink, type UndoCounters, type UndoOutcome, type UndoTask, unwind } from './unwind.js';
+import type { SagaContext, SagaStep } from './saga-types.js';
+import {
+  type DeadLetterSink,
+  type UndoCounters,
+  type UndoOutcome,
+  type UndoTask,
+  type UnwindHooks,
+  unwind,
+} from './unwind.js';
 
 /** Everything one undo phase needs. */
 export interface UndoPhase {
@@ -27,24 +34,22 @@ export type SagaDeadLetterReason = 'undo-failed' | 'undo-interrupted' | 'step-in
 
 /** Undoes the completed (and interrupted) steps up to the failed one, last first. */
 export function undoSteps(phase: UndoPhase): Promise<UndoOutcome[]> {
-  const { writer, ctx, live, options, sink, counters, name, steps } = phase;
-  const log = writer.log;
+  const log = phase.writer.log;
   const last = log.failedStep ?? log.steps.length - 1;
   const tasks: UndoTask[] = [];
   for (let i = 0; i <= last; i++) {
     const s = log.steps[i];
-    const step = steps[i];
-    const undo = step?.undo;
-    if (!s || !undo || (s.state !== 'completed' && s.state !== 'interrupted')) continue;
-    tasks.push({ id: String(i), name: s.name, run: (signal) => undo.call(step, ctx, s.result, signal) });
+    if (s && (s.state === 'completed' || s.state === 'interrupted')) {
+      const task = taskOf(phase, i);
+      if (task) tasks.push(task);
+    }
   }
   const already = new Set<string>();
-  const events = options.events;
-  const correlationId = getContext()?.correlationId;
-  const stepOf = (task: UndoTask) => log.steps[Number(task.id)] as SagaLogStep;
+  const { writer, counters } = phase;
   return unwind(tasks, {
+    ...hooksOf(phase, already),
     claim: async (task) => {
-      const s = stepOf(task);
+      const s = stepOf(phase, task);
       if (s.undo === 'undone' || s.undo === 'failed' || s.undo === 'unknown') {
         already.add(task.id);
         return loggedOutcome(task, s);
@@ -67,10 +72,51 @@ export function undoSteps(phase: UndoPhase): Promise<UndoOutcome[]> {
       await writer.write();
       return true;
     },
+  });
+}
+
+/**
+ * Runs the failed undo of step `index` once more (a dead letter's replay), under the retry policy.
+ * The caller has checked that it is logged `failed`; its dead letter exists, so none is added.
+ */
+export async function retryUndoStep(phase: UndoPhase, index: number): Promise<UndoOutcome | undefined> {
+  const task = taskOf(phase, index);
+  if (!task) return undefined;
+  const [outcome] = await unwind([task], {
+    ...hooksOf(phase, new Set()),
+    deadLetter: undefined,
+    claim: async (): Promise<true> => {
+      stepOf(phase, task).undo = 'started';
+      await phase.writer.write();
+      return true;
+    },
+  });
+  return outcome;
+}
+
+function taskOf(phase: UndoPhase, i: number): UndoTask | undefined {
+  const s = phase.writer.log.steps[i];
+  const step = phase.steps[i];
+  const undo = step?.undo;
+  if (!s || !undo) return undefined;
+  return { id: String(i), name: s.name, run: (signal) => undo.call(step, phase.ctx, s.result, signal) };
+}
+
+const stepOf = (phase: UndoPhase, task: UndoTask) => phase.writer.log.steps[Number(task.id)] as SagaLogStep;
+
+/** The record, report and dead-letter hooks both undo paths share. */
+function hooksOf(phase: UndoPhase, already: Set<string>): Omit<UnwindHooks, 'claim'> {
+  const { writer, ctx, live, options, sink, counters, name } = phase;
+  const log = writer.log;
+  const events = options.events;
+  const correlationId = getContext()?.correlationId;
+  // Attempts logged before this phase (a retried undo adds its new ones to them).
+  const before = log.steps.map((x) => x.undoAttempts ?? 0);
+  return {
     record: (task, outcome) => {
-      const s = stepOf(task);
+      const s = stepOf(phase, task);
       s.undo = outcome.status;
-      if (outcome.attempts > 0) s.undoAttempts = outcome.attempts;
+      if (outcome.attempts > 0) s.undoAttempts = (before[Number(task.id)] ?? 0) + outcome.attempts;
       if (outcome.error !== undefined) {
         s.undoError = errorRecord(outcome.error);
         live.undo.set(Number(task.id), outcome.error);
@@ -89,12 +135,12 @@ export function undoSteps(phase: UndoPhase): Promise<UndoOutcome[]> {
         step: task.name,
         status: outcome.status as 'failed' | 'unknown',
         error: outcome.error,
-        deadLetterId: outcome.deadLetterId,
+        deadLetterId: outcome.deadLetterId ?? stepOf(phase, task).deadLetterId,
       });
     },
     deadLetter: sink
       ? (task, outcome) => {
-          const s = stepOf(task);
+          const s = stepOf(phase, task);
           const reason: SagaDeadLetterReason =
             s.state === 'interrupted'
               ? 'step-interrupted'
@@ -119,7 +165,7 @@ export function undoSteps(phase: UndoPhase): Promise<UndoOutcome[]> {
       : undefined,
     ...(options.retry ? { retry: options.retry } : {}),
     counters,
-  });
+  };
 }
 
 /** The outcome a log already holds (nothing runs). */

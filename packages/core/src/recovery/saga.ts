@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { getContext } from '../context/context.js';
 import { InvalidConfigError } from '../errors/bulwark-error.js';
+import { markPermanent } from '../errors/classify.js';
 import { memoryRecords, type RecordStore, type Records, type RecordValue } from '../stores/records.js';
 import { Issues, throwIfIssues } from '../util/checks.js';
 import { abortReason, NEVER_ABORTED_SIGNAL } from '../util/time.js';
@@ -39,69 +40,24 @@ import {
   resolveSagaOptions,
   type SagaOptions,
 } from './saga-options.js';
-import { undoSteps } from './saga-undo.js';
-import { type CompensationStats, type DeadLetterSink, UndoCounters } from './unwind.js';
+import type { SagaContext, SagaDeps, SagaRunOptions, SagaStats, SagaStep } from './saga-types.js';
+import { retryUndoStep, type UndoPhase, undoSteps } from './saga-undo.js';
+import { UndoCounters } from './unwind.js';
 
-/** What every step of a saga sees. */
-export interface SagaContext<I> {
-  /** The saga's id. */
-  readonly sagaId: string;
-  /** The saga's name. */
-  readonly name: string;
-  /** The input the saga was started with (its JSON copy, from the log). */
-  readonly input: I;
-  /** Results of the steps completed so far, by step name. */
-  readonly results: Readonly<Record<string, RecordValue | undefined>>;
-  /** True when this run resumed a log written before. */
-  readonly resumed: boolean;
-}
-
-/** What a step's `do` may return: JSON (it is logged, so `undo` gets it after a restart too). */
-// biome-ignore lint/suspicious/noConfusingVoidType: a step that returns nothing (`() => { work(); }`) must type-check.
-export type StepResult = RecordValue | undefined | void;
-
-/** One step of a saga. `do` and `undo` may be sync or async. */
-export interface SagaStep<I = RecordValue | undefined> {
-  /** Unique within the saga; it names the step in the log, results and events. */
-  name: string;
-  /** The work. Its result is logged and handed to `undo`. */
-  do(ctx: SagaContext<I>, signal: AbortSignal): StepResult | Promise<StepResult>;
-  /** Undoes the work, given `do`'s result; retried on failure, then dead-lettered. */
-  undo?(ctx: SagaContext<I>, result: RecordValue | undefined, signal: AbortSignal): unknown;
-  /** Safe to run again when a crash interrupted it (a resume runs it again instead of undoing). Default false. */
-  idempotent?: boolean;
-}
-
-/** Per-run options. */
-export interface SagaRunOptions {
-  /** The saga's id: give one to resume it after a crash by running again. Default: a new time-sortable id. */
-  id?: string;
-  /** Aborts the steps (the undos still run: a half-undone saga is worse than a finished undo). */
-  signal?: AbortSignal;
-}
-
-/** Statistics of one saga definition in this process. */
-export interface SagaStats extends CompensationStats {
-  /** Runs started (including resumes). */
-  started: number;
-  /** Runs in which every step completed. */
-  completed: number;
-  /** Runs undone completely after a failed step. */
-  compensated: number;
-  /** Runs whose undo did not fully succeed. */
-  compensationFailed: number;
-  /** Runs going on now. */
-  running: number;
-}
-
-/** Late-bound collaborators (the facade creates its store and dead-letter queue on first use). */
-export interface SagaDeps {
-  records?: () => RecordStore;
-  deadLetters?: () => DeadLetterSink | undefined;
-}
+export type { SagaContext, SagaDeps, SagaRunOptions, SagaStats, SagaStep, StepResult } from './saga-types.js';
 
 /** Runs of the same id in one process share one promise (the second call joins the first). */
 const inFlight = new WeakMap<Records<SagaLog>, Map<string, Promise<SagaResult>>>();
+
+/** The runs in flight on `records`, by saga id. */
+function runsOf(records: Records<SagaLog>): Map<string, Promise<SagaResult>> {
+  let map = inFlight.get(records);
+  if (!map) {
+    map = new Map();
+    inFlight.set(records, map);
+  }
+  return map;
+}
 
 /** A new time-sortable saga id. */
 export function newSagaId(): string {
@@ -138,6 +94,32 @@ export class Saga<I extends RecordValue | undefined = RecordValue | undefined> {
   /** Resumes the saga `sagaId` from its log (rejects when there is no log of that id). */
   resume(sagaId: string, options: { signal?: AbortSignal } = {}): Promise<SagaResult> {
     return this.start(sagaId, undefined, true, options.signal);
+  }
+
+  /**
+   * Runs a failed undo of saga `sagaId` again, under the retry policy (what replaying its dead
+   * letter does). Only an undo logged `failed` runs; one already undone is not run again. Resolves
+   * with the saga's result: the step is in `compensated` when the undo succeeded (the saga becomes
+   * `compensated` once no undo is left failed), still in `failed` otherwise. Rejects, marked
+   * permanent, for an `unknown` undo (whether it acted is for a person to find out) and while the
+   * saga is running in this process.
+   */
+  retryUndo(sagaId: string, step: string): Promise<SagaResult> {
+    let running: Map<string, Promise<SagaResult>>;
+    let records: Records<SagaLog>;
+    try {
+      records = this.records();
+      running = runsOf(records);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (running.has(sagaId))
+      return Promise.reject(
+        new Error(`Saga '${sagaId}' is running in this process; retry its undo once the run has finished.`),
+      );
+    const p = this.retry(records, sagaId, step).finally(() => running.delete(sagaId));
+    running.set(sagaId, p);
+    return p;
   }
 
   /** Ids of this saga's logs that are not finished (a crash stopped them), oldest first. */
@@ -181,14 +163,14 @@ export class Saga<I extends RecordValue | undefined = RecordValue | undefined> {
     } catch (e) {
       return Promise.reject(e);
     }
-    let running = inFlight.get(records);
-    if (!running) {
-      running = new Map();
-      inFlight.set(records, running);
+    let map: Map<string, Promise<SagaResult>>;
+    try {
+      map = runsOf(records);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const joined = running.get(id);
+    const joined = map.get(id);
     if (joined) return joined;
-    const map = running;
     const p = this.execute(records, id, input, resumeOnly, signal ?? NEVER_ABORTED_SIGNAL).finally(() =>
       map.delete(id),
     );
@@ -252,16 +234,7 @@ export class Saga<I extends RecordValue | undefined = RecordValue | undefined> {
           return resultFromLog(id, log, resumed, live);
         }
       }
-      const outcomes = await undoSteps({
-        name: this.name,
-        steps: this.steps as readonly SagaStep<unknown>[],
-        writer,
-        ctx,
-        live,
-        options: this.options,
-        sink: this.options.deadLetters ?? this.deps.deadLetters?.(),
-        counters: this.counters,
-      });
+      const outcomes = await undoSteps(this.phase(writer, ctx, live));
       // A failure the dead-letter queue did not take keeps the saga unfinished: `unfinished()`
       // lists it and a resume dead-letters it (without running the undo again).
       const undelivered = outcomes.some((o) => o.status !== 'undone' && o.deadLetterError !== undefined);
@@ -281,6 +254,69 @@ export class Saga<I extends RecordValue | undefined = RecordValue | undefined> {
     } finally {
       this.runs.running--;
     }
+  }
+
+  private async retry(records: Records<SagaLog>, id: string, stepName: string): Promise<SagaResult> {
+    const log = await records.get(id);
+    if (!log) throw this.badId(id, 'no saga log has this id (it never ran here, or its log expired)');
+    this.checkLog(id, log);
+    const index = log.steps.findIndex((s) => s.name === stepName);
+    const s = log.steps[index];
+    if (!s || !this.steps[index]?.undo) throw this.badId(id, `it has no step '${stepName}' with an undo`);
+    if (s.undo === 'undone') return resultFromLog(id, log, true);
+    if (s.undo !== 'failed')
+      throw markPermanent(
+        new Error(
+          `The undo of '${stepName}' in saga '${id}' is ${s.undo ?? 'not started'}: only a failed undo is run again; an unknown one needs a person to check whether it acted.`,
+        ),
+      );
+    const writer = new SagaLogWriter(records, id, log, this.options.retentionMs);
+    // Unfinished while it runs: a crash now leaves it `started`, and a resume reports it unknown.
+    log.status = 'compensating';
+    const live: LiveErrors = { undo: new Map() };
+    const results: Record<string, RecordValue | undefined> = {};
+    for (const x of log.steps) if (x.state === 'completed') results[x.name] = x.result;
+    const ctx: SagaContext<I> = {
+      sagaId: id,
+      name: this.name,
+      input: log.input as I,
+      results,
+      resumed: true,
+    };
+    await retryUndoStep(this.phase(writer, ctx, live), index);
+    const left = log.steps.some((x) => x.undo === 'failed' || x.undo === 'unknown');
+    log.status = left ? 'failed' : 'compensated';
+    log.finishedAt = Date.now();
+    await writer.write();
+    if (!left && this.options.events.active) {
+      const steps = log.steps
+        .filter((x) => x.undo === 'undone')
+        .map((x) => x.name)
+        .reverse();
+      const correlationId = getContext()?.correlationId;
+      this.options.events.emit({
+        type: 'saga.compensated',
+        policy: this.name,
+        key: id,
+        correlationId,
+        sagaId: id,
+        steps,
+      });
+    }
+    return resultFromLog(id, log, true, live);
+  }
+
+  private phase(writer: SagaLogWriter, ctx: SagaContext<I>, live: LiveErrors): UndoPhase {
+    return {
+      name: this.name,
+      steps: this.steps as readonly SagaStep<unknown>[],
+      writer,
+      ctx,
+      live,
+      options: this.options,
+      sink: this.options.deadLetters ?? this.deps.deadLetters?.(),
+      counters: this.counters,
+    };
   }
 
   /** Runs the steps not completed yet; returns how many undos it registered. */

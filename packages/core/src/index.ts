@@ -258,6 +258,7 @@ export {
   type RecordValue,
   type StoredRecord,
 } from './stores/records.js';
+export { type DurableRecordsOptions, durableRecords } from './stores/sqlite-records.js';
 export type { Store } from './stores/store.js';
 // -- telemetry --
 export {

@@ -12,17 +12,8 @@ describe('createBulwark({ records })', () => {
     expect(await records.records('a').get('x')).toBe(1);
   });
 
-  it('creates one default store on first access and closes it on close()', async () => {
-    const bulwark = createBulwark({}, { env: false, file: false });
-    const store = bulwark.records;
-    expect(bulwark.records).toBe(store);
-    const r = store.records('a');
-    await r.put('x', 1);
-    await bulwark.close();
-    await expect(r.get('x')).rejects.toThrow(/closed/);
-    expect(() => bulwark.records.records('b')).toThrow(/closed/);
-  });
-
+  // The default (durableRecords() under the working directory) is tested in a child process with
+  // its own cwd: test/durability/records.test.ts.
   it('opens nothing once closed', async () => {
     const bulwark = createBulwark({}, { env: false, file: false });
     await bulwark.close();

@@ -14,7 +14,8 @@ import { CompensationManager } from '../recovery/compensations.js';
 import { Saga, type SagaStep } from '../recovery/saga.js';
 import type { SagaOptions } from '../recovery/saga-options.js';
 import { MemoryStore } from '../stores/memory-store.js';
-import { memoryRecords, type RecordStore, type RecordValue } from '../stores/records.js';
+import type { RecordStore, RecordValue } from '../stores/records.js';
+import { durableRecords } from '../stores/sqlite-records.js';
 import type { Store } from '../stores/store.js';
 import { EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
@@ -259,7 +260,7 @@ class Registry implements Bulwark {
     if (given !== undefined) return given;
     if (this.ownRecords === undefined) {
       if (this.closed) throw this.closedError();
-      this.ownRecords = memoryRecords();
+      this.ownRecords = durableRecords();
     }
     return this.ownRecords;
   }

@@ -4,26 +4,17 @@
  * naming the file, line and column.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { isAbsolute } from 'node:path';
 import { type ConfigIssue, InvalidConfigError } from '../errors/bulwark-error.js';
 import { isPlainObject, render } from '../util/checks.js';
+import { lazyRequire } from '../util/lazy-require.js';
 import type { BulwarkConfig } from './config.js';
 
 type Yaml = typeof import('yaml');
 let yaml: Yaml | undefined;
 
-/**
- * The `yaml` package, loaded on first use: an app without a YAML config file never loads it.
- * Synchronous (createBulwark is), so through `require`, resolved from this module's own file
- * (`__filename` in the CommonJS build, `import.meta.url` in the ESM one).
- */
+/** The `yaml` package, loaded on first use: an app without a YAML config file never loads it. */
 function loadYaml(): Yaml {
-  if (yaml === undefined) {
-    // `node -e` and the REPL define a global __filename of '[eval]'; only a real path counts.
-    const base = typeof __filename === 'string' && isAbsolute(__filename) ? __filename : import.meta.url;
-    yaml = createRequire(base)('yaml') as Yaml;
-  }
+  yaml ??= lazyRequire<Yaml>('yaml');
   return yaml;
 }
 

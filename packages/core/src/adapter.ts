@@ -8,6 +8,15 @@
  */
 export { AdapterRequest, type HeaderSink, writeAdmissionHeaders } from './http/adapter-request.js';
 export { createHttpEngine, HttpEngine, PROBLEM_CONTENT_TYPE } from './http/engine.js';
+export {
+  type IdempotencyAnswer,
+  type IdempotencyDecision,
+  IdempotencyGuard,
+  type IdempotentRequest,
+  validateIdempotencyOptions,
+} from './http/idempotency.js';
+export { type CapturedResponse, type CaptureSink, captureResponse } from './http/idempotency-capture.js';
+export { subjectOf } from './http/idempotency-key.js';
 export type { ErrorReport, ErrorReporter } from './http/report.js';
 export { AdmissionView, type RequestView } from './http/request-view.js';
 export type {

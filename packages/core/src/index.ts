@@ -139,6 +139,7 @@ export type {
   HealthStatus,
   Readiness,
 } from './health/types.js';
+export type { IdempotencyOptions, IdempotencyRecord } from './http/idempotency.js';
 export type { OverloadOptions, OverloadReason, OverloadStats } from './http/overload.js';
 export type { ErrorReport, ErrorReporter } from './http/report.js';
 // -- logging --

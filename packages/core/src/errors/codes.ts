@@ -129,6 +129,41 @@ export const ERROR_CODES = {
     suggestion:
       'This instance is shutting down and takes no new requests. Retry the request: the load balancer sends it to another instance.',
   },
+  IDEMPOTENCY_KEY_MISSING: {
+    status: 400,
+    title: 'Idempotency-Key is missing',
+    category: 'client',
+    suggestion:
+      'This operation requires an idempotency key. Send a fresh random key (a UUID) in the header named in the detail, and send the same key again only when retrying this same request.',
+  },
+  IDEMPOTENCY_KEY_INVALID: {
+    status: 400,
+    title: 'Idempotency-Key is invalid',
+    category: 'client',
+    suggestion:
+      'Send one idempotency key per request: a string of printable ASCII characters no longer than the limit in the detail, quoted or not, e.g. "8e03978e-40d5-43e8-bc93-6894a57f9324".',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    title: 'Idempotency-Key is already used',
+    category: 'client',
+    suggestion:
+      'This key was used for a different request (another method, path or body). Use a fresh key for a new request; reuse a key only to retry exactly the same request.',
+  },
+  IDEMPOTENCY_IN_PROGRESS: {
+    status: 409,
+    title: 'A request is outstanding for this Idempotency-Key',
+    category: 'client',
+    suggestion:
+      'The first request with this key is still being processed. Retry after the Retry-After delay with the same key and body to get its answer.',
+  },
+  IDEMPOTENCY_REPLAY_UNAVAILABLE: {
+    status: 409,
+    title: 'Idempotent response not stored',
+    category: 'client',
+    suggestion:
+      'The request with this key completed (its status is in the detail), but its response was too large to keep for replay, so it is not run again. Read the resource it changed instead of retrying.',
+  },
   INTERNAL_ERROR: {
     status: 500,
     title: 'Internal Server Error',

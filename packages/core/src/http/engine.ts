@@ -11,6 +11,7 @@ import type { RateLimitDecision } from '../policies/rate-limit.js';
 import { timeout } from '../policies/timeout.js';
 import type { Closeable, ExecuteOptions, Policy } from '../types.js';
 import { type AdmissionShared, HttpAdmission } from './admission.js';
+import { IdempotencyGuard, type IdempotencyOptions } from './idempotency.js';
 import { defaultKey, degradedValue, headerValue, parseCriticality, parseDeadlineHeader } from './inbound.js';
 import { bounded, HttpLimit, refusalHeaders } from './limits.js';
 import { type ResolvedHttpOptions, resolveHttpOptions } from './options.js';
@@ -316,6 +317,15 @@ export class HttpEngine implements HttpEngineLike, Closeable {
           a.abortWith(err);
         throw err;
       });
+  }
+
+  /**
+   * An idempotency-key guard (validated now, at start-up): `http.idempotency` overridden by `options`.
+   * Adapters call its `begin(req)` per request and capture the response of a request it lets run.
+   */
+  idempotencyGuard(options?: IdempotencyOptions): IdempotencyGuard {
+    const host = { toResponse: this.toResponse.bind(this), reporter: this.reporter };
+    return new IdempotencyGuard(this.o.idempotency, options, { ...host, records: this.o.idempotencyRecords });
   }
 
   /** Turns any error into a problem answer for `req`. */

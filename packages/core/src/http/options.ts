@@ -17,6 +17,7 @@ import {
 import { DEFAULT_PROBLEM_TYPE_BASE } from '../errors/problem.js';
 import { isAbsoluteUri } from '../errors/problem-details.js';
 import { type BulkheadPolicy, bulkhead, checkBulkheadOptions } from '../policies/bulkhead.js';
+import type { Records } from '../stores/records.js';
 import { defaultEvents, EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import {
@@ -36,6 +37,7 @@ import {
 } from '../util/checks.js';
 import { parseDuration } from '../util/duration.js';
 import { clientKey } from './client-key.js';
+import { checkIdempotencyOptions, type IdempotencyOptions, type IdempotencyRecord } from './idempotency.js';
 import { defaultKey } from './inbound.js';
 import { bounded, checkHttpRateLimitOptions, HttpLimit, type HttpRateLimitOptions } from './limits.js';
 import { checkOverloadOptions, HttpOverload, resolveOverloadOptions } from './overload.js';
@@ -95,6 +97,8 @@ export interface ResolvedHttpOptions {
   resolvePolicy: ((name: string) => Policy) | undefined;
   definePolicy: ((name: string, config: InlinePolicy) => Policy) | undefined;
   onError: ErrorReporter | undefined;
+  idempotency: IdempotencyOptions | undefined;
+  idempotencyRecords: (() => Records<IdempotencyRecord>) | undefined;
   events: EventStream;
   /** While `refusing`, admit answers 503 DRAINING. */
   drainGate: { readonly refusing: boolean };
@@ -147,6 +151,7 @@ const httpShape = shape(
     caller: either((v) => typeof v === 'function', func, oneOf(['ip'])),
     traceResponse: boolean,
     onError: func,
+    idempotency: checkIdempotencyOptions,
   },
   {
     expected: 'HTTP engine options',
@@ -155,6 +160,7 @@ const httpShape = shape(
       definePolicy: 'remove it; createBulwark wires it to bulwark.define(name, config)',
       events: 'remove it; set `events` at the top level of the config',
       drainGate: 'remove it; createBulwark wires it to bulwark.lifecycle',
+      idempotencyRecords: 'remove it; createBulwark wires it to bulwark.records',
     },
   },
 );
@@ -167,6 +173,7 @@ const drainGateCheck: Check = (v, p, out) => {
 const wiring = shape({
   resolvePolicy: func,
   definePolicy: func,
+  idempotencyRecords: func,
   events: eventsCheck,
   drainGate: drainGateCheck,
 });
@@ -187,12 +194,13 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     const {
       resolvePolicy,
       definePolicy,
+      idempotencyRecords,
       events: ev,
       drainGate,
       ...section
     } = input as Record<string, unknown>;
     checkHttpOptions(section, 'http', issues);
-    wiring({ resolvePolicy, definePolicy, events: ev, drainGate }, 'http', issues);
+    wiring({ resolvePolicy, definePolicy, idempotencyRecords, events: ev, drainGate }, 'http', issues);
   } else checkHttpOptions(input ?? {}, 'http', issues);
   throwIfIssues(issues);
   const o = (input ?? {}) as HttpEngineOptions & Record<string, unknown>;
@@ -239,6 +247,8 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     resolvePolicy: o.resolvePolicy,
     definePolicy: o.definePolicy,
     onError: o.onError,
+    idempotency: o.idempotency === undefined ? undefined : { ...o.idempotency },
+    idempotencyRecords: o.idempotencyRecords,
     events,
     drainGate: o.drainGate ?? OPEN_GATE,
   };

@@ -9,9 +9,11 @@ import type { ProblemDetails } from '../errors/problem-details.js';
 import type { DrainGate } from '../health/lifecycle.js';
 import type { BulkheadOptions } from '../policies/bulkhead.js';
 import type { PolicyConfig } from '../registry/config.js';
+import type { Records } from '../stores/records.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import type { Duration } from '../util/duration.js';
+import type { IdempotencyOptions, IdempotencyRecord } from './idempotency.js';
 import type { HttpRateLimitOptions } from './limits.js';
 import type { OverloadOptions } from './overload.js';
 import type { ErrorReport, ErrorReporter } from './report.js';
@@ -223,6 +225,10 @@ export interface HttpEngineOptions {
   definePolicy?: (name: string, config: InlinePolicy) => Policy;
   /** Resolves a registered policy by name (wired by `createBulwark`). */
   resolvePolicy?: (name: string) => Policy;
+  /** Defaults of every idempotency-key middleware (`idempotency()` in the adapters); each route may override them. */
+  idempotency?: IdempotencyOptions;
+  /** The records idempotency keys use unless a route gives its own (wired by `createBulwark` to `bulwark.records`). */
+  idempotencyRecords?: () => Records<IdempotencyRecord>;
   /** Event stream. */
   events?: EventStream;
   /** The shutdown switch (wired by `createBulwark` to `bulwark.lifecycle`): while `refusing`, requests get 503 `DRAINING`. */

@@ -248,6 +248,7 @@ class Registry implements Bulwark {
         rateLimit,
         resolvePolicy: (name) => this.policy(name),
         definePolicy: (name, config) => this.define(name, config),
+        idempotencyRecords: () => this.records.records('http.idempotency'),
         events: this.events,
         drainGate: this.drainGate,
       });

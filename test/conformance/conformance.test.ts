@@ -2,7 +2,6 @@
  * One behavioural suite, every adapter: the same cases run against each conformance app in
  * ./apps (see ./spec.ts for the routes). Adding an adapter is one line in APPS.
  */
-import { existsSync } from 'node:fs';
 import { request as httpRequest, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { type AddressInfo, connect } from 'node:net';
@@ -11,45 +10,18 @@ import { ERROR_CODES, memoryStore } from '@bulwark/core';
 import type { InboundRequest } from '@bulwark/core/adapter';
 import supertest from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { AppFactory, ConformanceApp } from './spec.js';
+import { type ConformanceApp, loadApps, POLICIES } from './spec.js';
 
-/** Adapter name → its app module (default export, or the module's one exported factory). */
-const APPS: Record<string, string> = {
-  express: './apps/express.js',
-  express4: './apps/express4.js',
-  koa: './apps/koa.js',
-  koa2: './apps/koa2.js',
-  nest: './apps/nest.js',
-  'nest-fastify': './apps/nest-fastify.js',
-};
-
-async function load(path: string): Promise<AppFactory> {
-  const mod = (await import(path)) as Record<string, unknown>;
-  const factory = mod.default ?? Object.values(mod).find((v) => typeof v === 'function');
-  if (typeof factory !== 'function') throw new Error(`${path} exports no AppFactory`);
-  return factory as AppFactory;
-}
-
-const factories = await Promise.all(
-  Object.entries(APPS)
-    .filter(([, path]) => existsSync(new URL(path.replace(/\.js$/, '.ts'), import.meta.url)))
-    .map(async ([name, path]) => ({ name, factory: await load(path) })),
-);
+const factories = await loadApps();
 
 const ID = /^[A-Za-z0-9\-_.:/+=@]{1,128}$/;
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
 
-/** Policies the protected routes name: /flaky's breaker and /fallback's fallback. */
-const policies = {
-  // A short resetTimeout keeps the half-open wait (a real one: this is real HTTP) at 200 ms.
-  flaky: { circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 200 } },
-  degradable: { fallback: { value: { ok: true, fallback: true } } },
-};
 /** Unknown errors are reported through onError; the cases that throw them on purpose stay quiet (case 13 checks it). */
 const quiet = () => {};
 const config = (http: Record<string, unknown> = {}) => ({
-  policies,
+  policies: POLICIES,
   http: { production: true, onError: quiet, ...http },
 });
 

@@ -4,39 +4,18 @@
  * plain HTTP error, and an `instance` that is a valid URI reference whatever the path held.
  * Uses the apps of ./apps (see ./spec.ts); written beside conformance.test.ts by the errors helper.
  */
-import { existsSync } from 'node:fs';
 import { createBulwark, DEFAULT_PROBLEM_TYPE_BASE } from '@bulwark/core';
 import { bulwark } from '@bulwark/express';
 import express from 'express';
 import supertest from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AppFactory, ConformanceApp } from './spec.js';
+import { type ConformanceApp, loadApps, POLICIES } from './spec.js';
 
-const APPS: Record<string, string> = {
-  express: './apps/express.js',
-  express4: './apps/express4.js',
-  koa: './apps/koa.js',
-  koa2: './apps/koa2.js',
-  nest: './apps/nest.js',
-  'nest-fastify': './apps/nest-fastify.js',
-};
+const factories = await loadApps();
 
-const factories = await Promise.all(
-  Object.entries(APPS)
-    .filter(([, path]) => existsSync(new URL(path.replace(/\.js$/, '.ts'), import.meta.url)))
-    .map(async ([name, path]) => {
-      const mod = (await import(path)) as Record<string, unknown>;
-      const factory = (mod.default ?? Object.values(mod).find((v) => typeof v === 'function')) as AppFactory;
-      return { name, factory };
-    }),
-);
-
-/** The policies the apps' protected routes name (as in conformance.test.ts). */
+/** The policies the apps' protected routes name, quiet error reporting. */
 const config = {
-  policies: {
-    flaky: { circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 200 } },
-    degradable: { fallback: { value: { ok: true, fallback: true } } },
-  },
+  policies: POLICIES,
   http: { production: true, onError: () => {} },
 };
 // RFC 3986 relative-ref characters (path and query), escapes well-formed.

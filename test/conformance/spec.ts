@@ -17,6 +17,8 @@ export interface Probe {
   hangAborted: boolean;
   /** GET /flaky throws a 500-class error while true. */
   failFlaky: boolean;
+  /** POST /idem waits for it before answering, when set (a request still running). */
+  hold?: Promise<void>;
   /** Context the last GET /ok saw: correlation ID and trace ids. */
   seen?: { correlationId?: string; traceId?: string; spanId?: string; deadline?: number };
 }
@@ -48,6 +50,12 @@ export interface ConformanceApp {
  * - GET  /fallback      → protected with `{ policy: 'degradable' }`; always throws; the policy's
  *                         fallback answers.
  * - GET  /hang          → waits until its signal aborts, then sets `probe.hangAborted = true`.
+ * - POST /idem          → behind the adapter's idempotency middleware (`{ required: true, maxKeyLength: 64 }`),
+ *                         after JSON body parsing and a stand-in authentication that makes the
+ *                         `x-user` header the user (`{ id }`, where each framework keeps its user);
+ *                         awaits `probe.hold` when set; throws a `status: 500` error while
+ *                         `probe.failFlaky`; else answers 201 with `Location: /idem/<handlerRuns>`,
+ *                         `Set-Cookie: sid=<handlerRuns>` and `{ run: handlerRuns, body }`.
  * Every handler increments `probe.handlerRuns` first. Protected handlers *return* their body and
  * let the adapter send it, so a fallback value is sent the same way.
  */
@@ -56,4 +64,37 @@ export type AppFactory = (config: Record<string, unknown>) => Promise<Conformanc
 /** A fresh probe. */
 export function newProbe(): Probe {
   return { handlerRuns: 0, timeoutAborted: false, hangAborted: false, failFlaky: false };
+}
+
+/** The policies the apps' protected routes name: /flaky's breaker and /fallback's fallback. */
+export const POLICIES = {
+  // A short resetTimeout keeps the half-open wait (a real one: this is real HTTP) at 200 ms.
+  flaky: { circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: 200 } },
+  degradable: { fallback: { value: { ok: true, fallback: true } } },
+};
+
+/** Adapter name → its app module (default export, or the module's one exported factory). */
+export const APPS: Record<string, string> = {
+  express: './apps/express.js',
+  express4: './apps/express4.js',
+  koa: './apps/koa.js',
+  koa2: './apps/koa2.js',
+  nest: './apps/nest.js',
+  'nest-fastify': './apps/nest-fastify.js',
+};
+
+/** Every conformance app whose module exists, by adapter name. */
+export async function loadApps(): Promise<{ name: string; factory: AppFactory }[]> {
+  const { existsSync } = await import('node:fs');
+  const present = Object.entries(APPS).filter(([, path]) =>
+    existsSync(new URL(path.replace(/\.js$/, '.ts'), import.meta.url)),
+  );
+  return Promise.all(
+    present.map(async ([name, path]) => {
+      const mod = (await import(path)) as Record<string, unknown>;
+      const factory = mod.default ?? Object.values(mod).find((v) => typeof v === 'function');
+      if (typeof factory !== 'function') throw new Error(`${path} exports no AppFactory`);
+      return { name, factory: factory as AppFactory };
+    }),
+  );
 }

@@ -2,14 +2,18 @@
  * The Express adapter: turns `req` into an InboundRequest, hands it to core's HTTP engine, and
  * writes the engine's decisions back. It decides nothing itself (see DESIGN.md, the one rule).
  */
-import { type Bulwark, type BulwarkConfig, createBulwark } from '@bulwark/core';
+import { type Bulwark, type BulwarkConfig, createBulwark, type IdempotencyOptions } from '@bulwark/core';
 import {
   AdapterRequest,
   type Admission,
   AdmissionView,
+  captureResponse,
+  type IdempotencyAnswer,
+  type IdempotencyDecision,
   type InboundRequest,
   type OutboundResponse,
   type RouteProtection,
+  subjectOf,
   writeAdmissionHeaders,
 } from '@bulwark/core/adapter';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
@@ -21,12 +25,24 @@ export type ProtectedHandler<T = unknown> = (
   signal: AbortSignal,
 ) => T | Promise<T>;
 
+/** Options of `idempotency()`: core's {@link IdempotencyOptions}, and who the caller is. */
+export interface ExpressIdempotencyOptions extends IdempotencyOptions {
+  /** The authenticated subject keys are scoped to. Default: Passport's `req.user` (its `id` or `sub`); without one, the client address. */
+  caller?: (req: Request) => string | undefined;
+}
+
 /** What {@link bulwark} returns: the middlewares and the core they share. */
 export interface BulwarkExpress {
   /** Admits or sheds each request, sets `req.bulwark`, and runs the rest of the chain in its context. */
   readonly middleware: RequestHandler;
   /** Wraps a route handler in route protection (a named or inline policy, a timeout). */
   protect<T>(protection: RouteProtection, handler: ProtectedHandler<T>): RequestHandler;
+  /**
+   * Idempotency keys (IETF draft) for POST and PATCH: replays a retried request's stored answer, 409
+   * while the first runs, 422 for a key reused with another body. Mount it after body parsing and
+   * authentication, on the routes it protects (or app-wide).
+   */
+  idempotency(options?: ExpressIdempotencyOptions): RequestHandler;
   /** Answers any request that reached it with a 404 `application/problem+json`; mount it after every route, before `errorHandler`. */
   readonly notFound: RequestHandler;
   /** Error middleware writing any error as `application/problem+json`; mount it last. */
@@ -98,6 +114,13 @@ function send(req: Request, res: Response, out: OutboundResponse): void {
   res.status(out.status);
   for (const name in out.headers) res.setHeader(name, out.headers[name] as string);
   res.end(out.body === undefined || req.method === 'HEAD' ? undefined : JSON.stringify(out.body));
+}
+
+/** Writes an idempotency answer (a replay or a refusal) as it is. */
+function answer(res: Response, a: IdempotencyAnswer): void {
+  res.status(a.status);
+  for (const name in a.headers) res.setHeader(name, a.headers[name] as string);
+  res.end(a.body);
 }
 
 /**
@@ -198,5 +221,32 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkExpr
     send(req, res, engine.toResponse(err, inbound, req.bulwark?.context));
   };
 
-  return { middleware, protect, notFound, errorHandler, core };
+  function idempotency(options: ExpressIdempotencyOptions = {}): RequestHandler {
+    const { caller = (req: Request) => subjectOf((req as { user?: unknown }).user), ...rest } = options;
+    const guard = engine.idempotencyGuard(rest); // validated now
+    return (req, res, next) => {
+      const inbound = (req as Stateful)[STATE] ?? new Inbound(req, res);
+      const act = (d: IdempotencyDecision): void => {
+        if (d.action === 'answer') answer(res, d.answer);
+        else {
+          if (d.action === 'run') captureResponse(res, d.maxBodyBytes, d.complete);
+          next();
+        }
+      };
+      const { path, remoteAddress } = inbound;
+      const body: unknown = req.body;
+      const d = guard.begin({
+        method: req.method,
+        path,
+        headers: req.headers,
+        remoteAddress,
+        caller: caller(req),
+        body,
+      });
+      if (d instanceof Promise) d.then(act, next);
+      else act(d);
+    };
+  }
+
+  return { middleware, protect, idempotency, notFound, errorHandler, core };
 }

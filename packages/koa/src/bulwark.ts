@@ -4,15 +4,18 @@
  */
 
 import type { ServerResponse } from 'node:http';
-import { type Bulwark, type BulwarkConfig, createBulwark } from '@bulwark/core';
+import { type Bulwark, type BulwarkConfig, createBulwark, type IdempotencyOptions } from '@bulwark/core';
 import {
   AdapterRequest,
   type Admission,
   AdmissionView,
+  captureResponse,
+  type IdempotencyAnswer,
   type InboundRequest,
   type OutboundResponse,
   PROBLEM_CONTENT_TYPE,
   type RouteProtection,
+  subjectOf,
   writeAdmissionHeaders,
 } from '@bulwark/core/adapter';
 import type { Context, Middleware } from 'koa';
@@ -20,12 +23,24 @@ import type { Context, Middleware } from 'koa';
 /** A route handler run under protection: gets the Koa context and the signal to honour; may return the body. */
 export type ProtectedHandler<T = unknown> = (ctx: Context, signal: AbortSignal) => T | Promise<T>;
 
+/** Options of `idempotency()`: core's {@link IdempotencyOptions}, and who the caller is. */
+export interface KoaIdempotencyOptions extends IdempotencyOptions {
+  /** The authenticated subject keys are scoped to. Default: `ctx.state.user` (koa-jwt, koa-passport; its `id` or `sub`); without one, the client address. */
+  caller?: (ctx: Context) => string | undefined;
+}
+
 /** What {@link bulwark} returns: the Koa middleware, a route wrapper and the core it drives. */
 export interface BulwarkKoa {
   /** Admits or sheds each request, sets `ctx.state.bulwark`, and answers errors as problem+json. Mount it first. */
   readonly middleware: Middleware;
   /** Wraps a route handler in a named policy, an inline policy or a timeout; a returned value becomes `ctx.body`. */
   protect<T>(protection: RouteProtection, handler: ProtectedHandler<T>): Middleware;
+  /**
+   * Idempotency keys (IETF draft) for POST and PATCH: replays a retried request's stored answer, 409
+   * while the first runs, 422 for a key reused with another body. Mount it after the body parser and
+   * authentication, on the routes it protects (or app-wide).
+   */
+  idempotency(options?: KoaIdempotencyOptions): Middleware;
   /** The Bulwark core (registry, policies, engine); close it on shutdown. */
   readonly core: Bulwark;
 }
@@ -111,7 +126,21 @@ export function bulwark(coreOrConfig: Bulwark | BulwarkConfig = {}): BulwarkKoa 
     };
   }
 
-  return { middleware, protect, core };
+  function idempotency(options: KoaIdempotencyOptions = {}): Middleware {
+    const { caller = (ctx: Context) => subjectOf(ctx.state.user), ...rest } = options;
+    const guard = engine.idempotencyGuard(rest); // validated now
+    return async (ctx, next) => {
+      const { remoteAddress } = (ctx as Stateful)[STATE] ?? new Inbound(ctx);
+      const body: unknown = (ctx.request as { body?: unknown }).body;
+      const req = { method: ctx.method, path: ctx.path, headers: ctx.headers, remoteAddress, body };
+      const d = await guard.begin({ ...req, caller: caller(ctx) });
+      if (d.action === 'answer') return answer(ctx, d.answer);
+      if (d.action === 'run') captureResponse(ctx.res, d.maxBodyBytes, d.complete);
+      return next();
+    };
+  }
+
+  return { middleware, protect, idempotency, core };
 }
 
 // Per-request state sits on ctx and ctx.res under a symbol: no WeakMap entry per request
@@ -167,6 +196,13 @@ function send(ctx: Context, out: OutboundResponse): void {
   }
   ctx.status = out.status; // after the body: a null body would otherwise turn the status into 204
   ctx.set(out.headers);
+}
+
+/** Writes an idempotency answer (a replay or a refusal) onto the Koa context. */
+function answer(ctx: Context, a: IdempotencyAnswer): void {
+  ctx.set(a.headers); // before the body: Koa keeps a Content-Type that is already set
+  ctx.body = a.body ?? null;
+  ctx.status = a.status; // after the body, as in send()
 }
 
 /** What an unmatched request answers: a 404 whose message may be shown. */

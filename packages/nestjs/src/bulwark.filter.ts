@@ -3,6 +3,7 @@ import type { Bulwark } from '@bulwark/core';
 import { type ArgumentsHost, Catch, type ExceptionFilter, Inject } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { BULWARK } from './bulwark.constants.js';
+import { IdempotentAnswer } from './bulwark.idempotency.js';
 import { admitted, toInbound } from './bulwark.middleware.js';
 import { takeLimit } from './bulwark.rate-limit.js';
 
@@ -28,6 +29,11 @@ export class BulwarkExceptionFilter implements ExceptionFilter {
     const req = http.getRequest<IncomingMessage & { raw?: IncomingMessage }>();
     const res = http.getResponse<object>();
     const adapter = this.adapterHost.httpAdapter;
+    if (exception instanceof IdempotentAnswer) {
+      const { headers, body, status } = exception.answer; // a replay or refusal, written as it is
+      for (const name in headers) adapter.setHeader(res, name, headers[name] as string);
+      return void adapter.reply(res, body?.toString(), status);
+    }
     const raw = req.raw ?? req;
     const state = admitted(raw);
     if (state !== undefined && !state.limitTaken && this.bulwark.config.http?.rateLimit) {

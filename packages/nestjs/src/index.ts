@@ -13,6 +13,7 @@ export {
 } from './bulwark.decorator.js';
 export { BulwarkExplorer } from './bulwark.explorer.js';
 export { BulwarkExceptionFilter } from './bulwark.filter.js';
+export { BulwarkIdempotencyInterceptor, Idempotent } from './bulwark.idempotency.js';
 export { BulwarkLogger } from './bulwark.logger.js';
 export { BulwarkMiddleware } from './bulwark.middleware.js';
 export {

@@ -35,6 +35,12 @@ export function expressApp(framework: typeof express): AppFactory {
     const bw = bulwark(config as BulwarkConfig);
     const app = framework();
     app.use(bw.middleware);
+    app.use(framework.json());
+    app.use((req, _res, next) => {
+      const user = req.headers['x-user'];
+      if (typeof user === 'string') (req as { user?: unknown }).user = { id: user };
+      next();
+    });
 
     app.get('/ok', (_req, res) => {
       probe.handlerRuns++;
@@ -88,6 +94,19 @@ export function expressApp(framework: typeof express): AppFactory {
       probe.handlerRuns++;
       await aborted(req.bulwark!.signal);
       probe.hangAborted = true;
+    });
+    // Express 4 drops a rejected promise: the error goes to next() by hand.
+    app.post('/idem', bw.idempotency({ required: true, maxKeyLength: 64 }), (req, res, next) => {
+      probe.handlerRuns++;
+      const run = probe.handlerRuns;
+      Promise.resolve(probe.hold)
+        .then(() => {
+          if (probe.failFlaky) throw Object.assign(new Error('flaky dependency failed'), { status: 500 });
+          res.setHeader('Location', `/idem/${run}`);
+          res.setHeader('Set-Cookie', `sid=${run}`);
+          res.status(201).json({ run, body: req.body });
+        })
+        .catch(next);
     });
     app.use(bw.notFound);
     app.use(bw.errorHandler);

@@ -2,6 +2,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { BulkheadFullError, type BulwarkConfig, createBulwark, getContext } from '@bulwark/core';
 import { bulwark } from '@bulwark/koa';
+import { bodyParser } from '@koa/bodyparser';
 import Koa, { type Middleware } from 'koa';
 import { type AppFactory, newProbe } from '../spec.js';
 
@@ -16,7 +17,8 @@ export function koaApp(Framework: typeof Koa): AppFactory {
   return async (config) => {
     const probe = newProbe();
     const core = createBulwark(config as BulwarkConfig);
-    const { middleware, protect } = bulwark(core);
+    const { middleware, protect, idempotency } = bulwark(core);
+    const idem = idempotency({ required: true, maxKeyLength: 64 });
 
     /** Resolves once `signal` aborts. */
     const aborted = (signal: AbortSignal) =>
@@ -64,6 +66,17 @@ export function koaApp(Framework: typeof Koa): AppFactory {
         probe.handlerRuns++;
         throw new Error('degradable dependency failed');
       }),
+      'POST /idem': (ctx) =>
+        idem(ctx, async () => {
+          probe.handlerRuns++;
+          const run = probe.handlerRuns;
+          await probe.hold;
+          if (probe.failFlaky) throw Object.assign(new Error('flaky dependency failed'), { status: 500 });
+          ctx.set('Location', `/idem/${run}`);
+          ctx.set('Set-Cookie', `sid=${run}`);
+          ctx.status = 201;
+          ctx.body = { run, body: ctx.request.body };
+        }),
       'GET /hang': async (ctx) => {
         probe.handlerRuns++;
         await aborted(ctx.state.bulwark!.signal);
@@ -74,6 +87,12 @@ export function koaApp(Framework: typeof Koa): AppFactory {
     const app = new Framework();
     app.silent = true; // 5xx are emitted to the app's error listener; keep test output quiet
     app.use(middleware);
+    app.use(bodyParser());
+    app.use((ctx, next) => {
+      const user = ctx.get('x-user');
+      if (user !== '') ctx.state.user = { id: user };
+      return next();
+    });
     app.use((ctx, next) => {
       const route = routes[`${ctx.method} ${ctx.path}`];
       return route ? route(ctx, next) : next();

@@ -3,10 +3,21 @@
  * ../spec.ts); `./nest-fastify.ts` runs the same app on platform-fastify.
  */
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { BulkheadFullError, type BulwarkConfig, getContext } from '@bulwark/core';
-import { BulwarkModule, currentSignal, Timeout, UsePolicy } from '@bulwark/nestjs';
-import { Controller, Get, Module, Query } from '@nestjs/common';
+import { BulwarkModule, currentSignal, Idempotent, Timeout, UsePolicy } from '@bulwark/nestjs';
+import {
+  Body,
+  type CanActivate,
+  Controller,
+  type ExecutionContext,
+  Get,
+  Module,
+  Post,
+  Query,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import { type AbstractHttpAdapter, NestFactory } from '@nestjs/core';
 import { type AppFactory, type ConformanceApp, newProbe } from '../spec.js';
 
@@ -28,6 +39,15 @@ function aborted(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) =>
     signal?.aborted ? resolve() : signal?.addEventListener('abort', () => resolve(), { once: true }),
   );
+}
+
+/** Stand-in authentication: the `x-user` header becomes `request.user` (where Passport puts it). */
+class FakeUser implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, unknown>; user?: unknown }>();
+    if (typeof req.headers['x-user'] === 'string') req.user = { id: req.headers['x-user'] };
+    return true;
+  }
 }
 
 /** Builds the NestJS conformance app on the given platform (platform-express when none is given). */
@@ -95,6 +115,20 @@ export async function nestConformanceApp(
     async fallback() {
       probe.handlerRuns++;
       throw Object.assign(new Error('always fails'), { status: 500 });
+    }
+
+    @Post('idem')
+    @UseGuards(FakeUser)
+    @Idempotent({ required: true, maxKeyLength: 64 })
+    async idem(@Body() body: unknown, @Res({ passthrough: true }) res: { raw?: ServerResponse }) {
+      probe.handlerRuns++;
+      const run = probe.handlerRuns;
+      await probe.hold;
+      if (probe.failFlaky) throw Object.assign(new Error('flaky dependency failed'), { status: 500 });
+      const raw = res.raw ?? (res as ServerResponse); // Express's res is the raw one; Fastify's reply has it
+      raw.setHeader('Location', `/idem/${run}`);
+      raw.setHeader('Set-Cookie', `sid=${run}`);
+      return { run, body };
     }
 
     @Get('hang')

@@ -126,6 +126,7 @@ export type {
 export type { LifecycleOptions, ShutdownSignal } from './health/lifecycle-options.js';
 export type { HealthConfig } from './health/options.js';
 export type { HealthRegistry } from './health/registry.js';
+export type { StartupItem, StartupOptions, StartupReport } from './health/startup.js';
 export type {
   Availability,
   CheckResult,

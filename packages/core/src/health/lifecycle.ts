@@ -11,11 +11,17 @@
  * closed the event loop empties and the process exits by itself.
  */
 import type { Server } from 'node:http';
-import type { EventStream } from '../telemetry/events.js';
 import type { Disposable } from '../types.js';
 import { type Duration, toMs } from '../util/duration.js';
 import { type CutRequest, DrainingServer, MAX_CUT_REPORTED } from './drain.js';
 import type { ResolvedLifecycleOptions, ShutdownSignal } from './lifecycle-options.js';
+import {
+  type StartupHost,
+  type StartupItem,
+  type StartupOptions,
+  type StartupReport,
+  startLevels,
+} from './startup.js';
 
 /** What the lifecycle tells readiness (`bulwark.health` implements it; `/readyz` reads it). */
 export interface ReadinessSignals {
@@ -33,10 +39,7 @@ export interface DrainGate {
 }
 
 /** What the lifecycle needs from the Bulwark instance that owns it. */
-export interface LifecycleHost {
-  readonly events: EventStream;
-  /** Readiness, when health is in use. */
-  readiness(): ReadinessSignals | undefined;
+export interface LifecycleHost extends StartupHost {
   /** Closes the Bulwark instance (policies, engine, stores). */
   close(): Promise<void>;
 }
@@ -131,6 +134,22 @@ export class Lifecycle {
     let n = 0;
     for (const s of this.servers.values()) n += s.inFlight;
     return n;
+  }
+
+  /**
+   * Starts the app's dependencies level by level, the items of a level in parallel, each under
+   * retry with backoff and an attempt timeout (see health/startup.ts). Readiness is false until
+   * every core item is up; a core failure stops after its level and the report names it;
+   * optional and stretch failures are warnings. Never rejects because an item failed.
+   * @example
+   * const report = await bulwark.lifecycle.start([
+   *   [{ name: 'postgres', start: () => pool.query('SELECT 1') }, { name: 'redis', criticality: 'optional', start: () => redis.ping() }],
+   *   [{ name: 'cache', criticality: 'stretch', start: (signal) => warmCache(signal) }],
+   * ]);
+   * if (!report.ok) process.exitCode = 1; // report.coreFailed names the core items
+   */
+  start(levels: readonly (readonly StartupItem[])[], options?: StartupOptions): Promise<StartupReport> {
+    return startLevels(levels, this.host, options);
   }
 
   /**

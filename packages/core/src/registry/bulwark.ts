@@ -297,6 +297,7 @@ class Registry implements Bulwark {
           events: this.events,
           // `/readyz` reads the health registry: draining and start-up turn readiness false there.
           readiness: () => (this.closed ? undefined : this.health),
+          policy: (name) => this.policy(name),
           close: () => this.close(),
         },
         this.drainGate,

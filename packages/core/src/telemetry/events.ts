@@ -115,7 +115,26 @@ export type BulwarkEvent =
   /** A shutdown hook failed or ran out of time; the shutdown went on. */
   | (Base & { type: 'lifecycle.hook-failed'; hook: string; error: unknown })
   /** Shutdown finished: everything is closed; the process exits once its event loop is empty. */
-  | (Base & { type: 'lifecycle.stopped'; report: ShutdownReport });
+  | (Base & { type: 'lifecycle.stopped'; report: ShutdownReport })
+  /** One start-up item finished (`policy: 'lifecycle'`): started, failed after `attempts`, or skipped. */
+  | (Base & {
+      type: 'startup.item';
+      name: string;
+      level: number;
+      criticality: 'core' | 'optional' | 'stretch';
+      status: 'succeeded' | 'failed' | 'skipped';
+      durationMs: number;
+      attempts: number;
+      error?: unknown;
+    })
+  /** The start-up finished: `ok` unless a core item failed (`coreFailed`); `degraded` lists optional/stretch failures. */
+  | (Base & {
+      type: 'startup.finished';
+      ok: boolean;
+      durationMs: number;
+      coreFailed: string[];
+      degraded: string[];
+    });
 
 /** The `type` of an event. */
 export type BulwarkEventType = BulwarkEvent['type'];

@@ -208,6 +208,35 @@ export {
   createCompensations,
 } from './recovery/compensations.js';
 export {
+  createDeadLetterQueue,
+  type DeadLetterQueue,
+} from './recovery/dead-letter.js';
+export {
+  type DeadLettered,
+  DeadLetterFullError,
+  deadLetterIdOf,
+  isDeadLettered,
+  isDeadLetterFullError,
+} from './recovery/dead-letter-errors.js';
+export type {
+  DeadLetterBackoffOptions,
+  DeadLetterOptions,
+  DeadLetterQueueOptions,
+} from './recovery/dead-letter-options.js';
+export type { DeadLetterPolicyConfig } from './recovery/dead-letter-policy.js';
+export type {
+  AddDeadLetterInput,
+  DeadLetterAttempt,
+  DeadLetterEntry,
+  DeadLetterError,
+  DeadLetterFilter,
+  DeadLetterHandler,
+  DeadLetterRun,
+  DeadLetterStats,
+  DeadLetterStatus,
+  ReplayReport,
+} from './recovery/dead-letter-types.js';
+export {
   type DependencyCriticality,
   type ItemOutcome,
   type LevelItem,
@@ -244,6 +273,7 @@ export type {
   FallbackValue,
   HttpConfig,
   PolicyConfig,
+  RecoveryConfig,
 } from './registry/config.js';
 export { CONFIG_FILE_VAR, configFromEnv, type Env, envVarFor } from './registry/env.js';
 export type { ConfigSources } from './registry/sources.js';

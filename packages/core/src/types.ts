@@ -28,6 +28,11 @@ export interface ExecuteOptions {
    * the same for all of them; include the user or tenant when it is not.
    */
   cacheKey?: string;
+  /**
+   * The input a policy with `deadLetter` stores with a call that still fails, for the queue's
+   * handler to run it again: JSON (stored as `JSON.stringify` makes it). Default `null`.
+   */
+  payload?: unknown;
 }
 
 /**

@@ -51,6 +51,11 @@ export class BulwarkError extends Error {
   readonly policy: string | undefined;
   /** A command that fixes or works around it, when the code or the thrower gives one. */
   readonly command: string | undefined;
+  /**
+   * Id of the dead-letter entry that holds the failed operation, when a policy with `deadLetter`
+   * queued it (set on the error after construction; see `deadLetterIdOf`).
+   */
+  declare readonly deadLetterId?: string;
 
   /** `code` may be any string: an unknown one is a 500 `internal` error with the generic suggestion. */
   constructor(code: AnyErrorCode, options: BulwarkErrorOptions = {}) {

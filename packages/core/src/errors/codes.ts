@@ -164,6 +164,13 @@ export const ERROR_CODES = {
     suggestion:
       'The request with this key completed (its status is in the detail), but its response was too large to keep for replay, so it is not run again. Read the resource it changed instead of retrying.',
   },
+  DEAD_LETTER_FULL: {
+    status: 503,
+    title: 'Dead-letter queue full',
+    category: 'overload',
+    suggestion:
+      "The dead-letter queue holds its maxSize entries, so this failure was not queued. Replay, purge or archive settled entries (e.g. purge({ status: 'recovered' }), archive({ status: 'failed' })), or raise recovery.deadLetters.maxSize.",
+  },
   INTERNAL_ERROR: {
     status: 500,
     title: 'Internal Server Error',

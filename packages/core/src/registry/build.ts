@@ -1,6 +1,6 @@
 /**
  * Builds one named policy from its validated config, in the standard order (outermost first):
- * fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout → bulkhead.
+ * deadLetter → fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout → bulkhead.
  */
 
 import { getContext } from '../context/context.js';
@@ -11,6 +11,8 @@ import { type FallbackConfig, fallback } from '../policies/fallback.js';
 import { type RateLimitOptions, rateLimit } from '../policies/rate-limit.js';
 import { retry } from '../policies/retry.js';
 import { timeout } from '../policies/timeout.js';
+import type { DeadLetterQueue } from '../recovery/dead-letter.js';
+import { DeadLetterPolicy } from '../recovery/dead-letter-policy.js';
 import type { Store } from '../stores/store.js';
 import type { EventStream } from '../telemetry/events.js';
 import type { ExecuteOptions, Operation, Policy } from '../types.js';
@@ -22,6 +24,8 @@ export interface BuildContext {
   events: EventStream;
   /** A store supplied by the user, shared by breakers and rate limits that set none of their own. */
   store?: Store;
+  /** The dead-letter queue, for policies with `deadLetter` (created on the first failure). */
+  deadLetters?: () => DeadLetterQueue;
 }
 
 /** A built policy and the parts the registry needs to reach. */
@@ -45,6 +49,8 @@ export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContex
   const shared = ctx.store ? { store: ctx.store } : {};
   const parts: Policy<unknown>[] = [];
   let breaker: CircuitBreakerPolicy | undefined;
+  if (config.deadLetter && ctx.deadLetters)
+    parts.push(new DeadLetterPolicy(name, config.deadLetter, ctx.deadLetters));
   if (config.fallback) parts.push(fallback(withCommon(config.fallback, common)));
   if (config.rateLimit)
     parts.push(rateLimit({ ...shared, ...config.rateLimit, ...common } as RateLimitOptions));

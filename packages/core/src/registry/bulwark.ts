@@ -11,6 +11,8 @@ import { Health, type HealthRegistry } from '../health/registry.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
 import { productionByDefault } from '../http/options.js';
 import { CompensationManager } from '../recovery/compensations.js';
+import { createDeadLetterQueue, type DeadLetterQueue } from '../recovery/dead-letter.js';
+import type { AddDeadLetterInput } from '../recovery/dead-letter-types.js';
 import { Saga, type SagaStep } from '../recovery/saga.js';
 import type { SagaOptions } from '../recovery/saga-options.js';
 import { MemoryStore } from '../stores/memory-store.js';
@@ -100,6 +102,11 @@ export interface Bulwark<C extends BulwarkConfig = BulwarkConfig> extends Closea
   readonly compensations: CompensationManager;
   /** Graceful shutdown (`attach(server)`, signals, `shutdown()`), from `config.lifecycle`; created on first access. */
   readonly lifecycle: Lifecycle;
+  /**
+   * The dead-letter queue (config `recovery.deadLetters`), on `records`; created on first access
+   * (or on a policy's first dead-lettered failure) and closed by `close()`.
+   */
+  readonly deadLetters: DeadLetterQueue;
   /** Closes every built policy, the HTTP engine, and the stores if Bulwark created them. Idempotent. */
   close(): Promise<void>;
 }
@@ -122,6 +129,9 @@ class Registry implements Bulwark {
   private life: Lifecycle | undefined;
   /** Read by the HTTP engine's admit(), switched by the lifecycle. */
   private readonly drainGate: DrainGate = { refusing: false };
+  private dlq: DeadLetterQueue | undefined;
+  /** `bulwark.deadLetters` for sagas and compensations, created on their first dead letter. */
+  private readonly deadLetterSink = { add: (e: AddDeadLetterInput) => this.deadLetters.add(e) };
   private closed = false;
 
   constructor(private readonly loaded: LoadedConfig) {
@@ -272,13 +282,17 @@ class Registry implements Bulwark {
     options: SagaOptions = {},
   ): Saga<I> {
     if (this.closed) throw this.closedError();
-    return new Saga(name, steps, { events: this.events, ...options }, { records: () => this.records });
+    const defaults = { events: this.events, deadLetters: this.deadLetterSink };
+    return new Saga(name, steps, { ...defaults, ...options }, { records: () => this.records });
   }
 
   get compensations(): CompensationManager {
     if (!this.compensationManager) {
       if (this.closed) throw this.closedError();
-      this.compensationManager = new CompensationManager({ events: this.events });
+      this.compensationManager = new CompensationManager({
+        events: this.events,
+        deadLetters: this.deadLetterSink,
+      });
     }
     return this.compensationManager;
   }
@@ -306,11 +320,22 @@ class Registry implements Bulwark {
     return this.life;
   }
 
+  get deadLetters(): DeadLetterQueue {
+    if (this.dlq === undefined) {
+      if (this.closed) throw this.closedError();
+      const options = this.loaded.merged.recovery?.deadLetters;
+      this.dlq = createDeadLetterQueue({ ...options, records: this.records, events: this.events });
+    }
+    return this.dlq;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.compensationManager?.close();
     this.life?.dispose();
+    // The queue first: its handlers may be running policies, and it writes to the records.
+    if (this.dlq) await closeAll([this.dlq]);
     const parts = [...this.built.values()].flatMap((b) => b.parts);
     this.built.clear();
     await closeAll(parts);
@@ -328,6 +353,7 @@ class Registry implements Bulwark {
     if (!cfg) throw this.unknown(name);
     const built = buildPolicy(name, cfg, {
       events: this.events,
+      deadLetters: () => this.deadLetters,
       ...(this.userStore ? { store: this.userStore } : {}),
     });
     this.built.set(name, built);

@@ -11,6 +11,8 @@ import type { BulkheadOptions } from '../policies/bulkhead.js';
 import type { FallbackConfig } from '../policies/fallback.js';
 import type { RateLimitOptions } from '../policies/rate-limit.js';
 import type { RetryOptions } from '../policies/retry.js';
+import type { DeadLetterOptions } from '../recovery/dead-letter-options.js';
+import type { DeadLetterPolicyConfig } from '../recovery/dead-letter-policy.js';
 import type { RecordStore } from '../stores/records.js';
 import type { Store } from '../stores/store.js';
 import type { EventStream } from '../telemetry/events.js';
@@ -24,9 +26,16 @@ type Section<T> = Omit<T, 'name' | 'events'>;
 /**
  * One named pipeline. Every part is optional; `false` leaves a part out (handy to switch one off
  * from an env var). Parts compose, outermost first, as
- * fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout → bulkhead → the call.
+ * deadLetter → fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout →
+ * bulkhead → the call.
  */
 export interface PolicyConfig {
+  /**
+   * Dead-letter type (or `{ type, maxAttempts, refusals }`): a call that still fails after every
+   * other part (retries, fallback) is added to `bulwark.deadLetters` with the `payload` the caller
+   * passed to `run(name, fn, { payload })`, and its error carries `deadLetterId`. Outermost.
+   */
+  deadLetter?: DeadLetterPolicyConfig | false;
   /** Answer used when everything inside fails. */
   fallback?: FallbackConfig | false;
   /** Rate limit; outermost but one, so a rejected call uses no retries and can still fall back. */
@@ -82,6 +91,8 @@ export interface BulwarkConfig {
   health?: HealthConfig;
   /** Graceful shutdown: signals, the delay before refusing new requests, the drain timeout (`bulwark.lifecycle`). */
   lifecycle?: LifecycleOptions;
+  /** Recovery building blocks: the dead-letter queue (`bulwark.deadLetters`), ... */
+  recovery?: RecoveryConfig;
   /** Shared state; defaults to an in-memory store. When given, breakers and rate limits share it. */
   store?: Store;
   /**
@@ -94,8 +105,15 @@ export interface BulwarkConfig {
   events?: EventStream;
 }
 
+/** The `recovery` section. */
+export interface RecoveryConfig {
+  /** Options of `bulwark.deadLetters` (stored on `bulwark.records`). */
+  deadLetters?: DeadLetterOptions;
+}
+
 /** The parts of a policy in composition order, outermost first. */
 export const POLICY_PARTS = [
+  'deadLetter',
   'fallback',
   'rateLimit',
   'timeout',

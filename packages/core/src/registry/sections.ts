@@ -11,7 +11,8 @@ import { checkHealthOptions } from '../health/options.js';
 import { checkHttpOptions } from '../http/options.js';
 import { checkCircuitBreakerOptions } from '../policies/breaker/options.js';
 import { checkRateLimitOptions } from '../policies/rate-limit.js';
-import type { Issues } from '../util/checks.js';
+import { checkDeadLetterOptions } from '../recovery/dead-letter-options.js';
+import { type Issues, shape } from '../util/checks.js';
 
 /** The contract every section check follows. */
 export type SectionCheck = (input: unknown, path: string, issues: Issues) => void;
@@ -30,3 +31,9 @@ export const checkHealthSection: SectionCheck = checkHealthOptions;
 
 /** The `lifecycle` section: graceful shutdown's own check. */
 export const checkLifecycleSection: SectionCheck = checkLifecycleOptions;
+
+/** The `recovery` section: each building block's own check (`deadLetters`: recovery/dead-letter-options.ts). */
+export const checkRecoverySection: SectionCheck = shape(
+  { deadLetters: checkDeadLetterOptions },
+  { expected: 'recovery options (deadLetters)' },
+);

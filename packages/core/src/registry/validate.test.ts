@@ -101,7 +101,7 @@ describe('validateConfig', () => {
     expect(fix('policies.p.retry.maxAtempts')).toBe("did you mean 'maxAttempts'?");
     expect(fix('policies.p.retry.max_delay')).toBe("did you mean 'maxDelay'?");
     expect(fix('policies.p.breaker')).toBe("did you mean 'circuitBreaker'?");
-    expect(fix('policies.p.zzz')).toMatch(/^remove it; known keys: fallback, rateLimit/);
+    expect(fix('policies.p.zzz')).toMatch(/^remove it; known keys: deadLetter, fallback, rateLimit/);
     expect(issues.find((i) => i.path === 'policies.p.zzz')?.received).toBe('unknown key "zzz"');
   });
 

@@ -8,6 +8,7 @@ import { checkBulkheadOptions } from '../policies/bulkhead.js';
 import { checkFallbackOptions } from '../policies/fallback.js';
 import { checkRetryOptions } from '../policies/retry.js';
 import { checkTimeoutOptions } from '../policies/timeout.js';
+import { checkDeadLetterPolicyConfig } from '../recovery/dead-letter-policy.js';
 import {
   boolean,
   type Check,
@@ -30,6 +31,7 @@ import {
   checkHttpSection,
   checkLifecycleSection,
   checkRateLimitSection,
+  checkRecoverySection,
   type SectionCheck,
 } from './sections.js';
 
@@ -61,6 +63,7 @@ const breakerCheck = either((v) => typeof v === 'boolean', boolean, part(checkBr
 /** The parts of one policy, in composition order, each delegated to its owner's check. */
 const policyShape = shape(
   {
+    deadLetter: falseOr(checkDeadLetterPolicyConfig),
     fallback: falseOr(part(checkFallbackOptions)),
     rateLimit: falseOr(part(checkRateLimitSection)),
     timeout: falseOr(checkTimeoutOptions),
@@ -78,7 +81,7 @@ const policyShape = shape(
       rateLimiter: 'rateLimit',
     },
     expected:
-      'policy options (fallback, rateLimit, timeout, retry, circuitBreaker, attemptTimeout, bulkhead, trustDownstreamProblems)',
+      'policy options (deadLetter, fallback, rateLimit, timeout, retry, circuitBreaker, attemptTimeout, bulkhead, trustDownstreamProblems)',
   },
 );
 
@@ -177,6 +180,7 @@ function rootCheck(defaults: unknown): Check {
       http: checkHttpSection,
       health: checkHealthSection,
       lifecycle: checkLifecycleSection,
+      recovery: checkRecoverySection,
       store,
       records: recordStore,
       events: eventStream,

@@ -134,7 +134,35 @@ export type BulwarkEvent =
       durationMs: number;
       coreFailed: string[];
       degraded: string[];
-    });
+    })
+  /** A failure was added to a dead-letter queue, durably (`policy`: the queue's name). */
+  | (Base & DeadLetterRef & { type: 'dead-letter.added'; code: string; category: string })
+  /** A retry of a dead letter failed; the next is due at `nextAttemptAt` (epoch ms). */
+  | (Base &
+      DeadLetterRef & { type: 'dead-letter.retried'; attempt: number; nextAttemptAt: number; error: unknown })
+  /** A retry of a dead letter succeeded. */
+  | (Base & DeadLetterRef & { type: 'dead-letter.recovered'; attempts: number })
+  /** A dead letter's retries are spent (or it failed permanently): it is `failed` until replayed. */
+  | (Base & DeadLetterRef & { type: 'dead-letter.exhausted'; attempts: number; error: unknown })
+  /** A failure was NOT queued: the queue was full, the store failed, or the input was invalid. */
+  | (Base & {
+      type: 'dead-letter.refused';
+      deadLetterType: string;
+      reason: 'full' | 'store' | 'invalid';
+      error: unknown;
+    })
+  /** An archived dead letter was deleted to keep the archive within `maxArchived`. */
+  | (Base & DeadLetterRef & { type: 'dead-letter.evicted'; reason: 'archive-full' })
+  /** The store failed while the queue updated an entry (the loop goes on; the entry may be stale). */
+  | (Base & { type: 'dead-letter.store-failed'; deadLetterId?: string; operation: string; error: unknown });
+
+/** Which dead letter an event is about. */
+interface DeadLetterRef {
+  /** The entry's id. */
+  deadLetterId: string;
+  /** The entry's type (which handler runs it). */
+  deadLetterType: string;
+}
 
 /** The `type` of an event. */
 export type BulwarkEventType = BulwarkEvent['type'];

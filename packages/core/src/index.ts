@@ -114,6 +114,7 @@ export type {
   FeatureState,
   FeatureToggles,
 } from './health/features.js';
+export type { Healing, HealingOptions, HealingOutcome, HealingRecord } from './health/healing.js';
 export type {
   DrainGate,
   Lifecycle,

@@ -12,6 +12,7 @@ import type { Closeable, Disposable } from '../types.js';
 import { closest } from '../util/checks.js';
 import { MAX_TIMER_MS, toMs } from '../util/duration.js';
 import { MAX_MESSAGE, runCheck } from './check-run.js';
+import { createHealer, type Healing, type HealingOptions } from './healing.js';
 import { CheckHistory } from './history.js';
 import {
   type HealthConfig,
@@ -58,6 +59,8 @@ export interface HealthRegistry extends Closeable {
   markStarted(): void;
   /** The registered names, in registration order. */
   names(): string[];
+  /** Runs `options.action` when the dependency turns down: verified, undone if it did not help (see health/healing.ts). */
+  heal(name: string, options: HealingOptions): Healing;
 }
 
 /** What the registry needs from the Bulwark instance around it. */
@@ -83,6 +86,7 @@ export class Health implements HealthRegistry {
   private aggregate: HealthStatus = 'up';
   private draining = false;
   private starting = false;
+  private readonly healers: Healing[] = [];
   private closed = false;
 
   constructor(
@@ -136,6 +140,19 @@ export class Health implements HealthRegistry {
       at: new Date(now).toISOString(),
       dependencies: this.order.map((d) => dependencyReport(d, now, messages)),
     };
+  }
+
+  heal(name: string, options: HealingOptions): Healing {
+    this.dep(name);
+    if (this.closed) throw closedError();
+    const healer = createHealer(name, options, {
+      events: this.env.events,
+      checkNow: (n) => this.checkNow(n),
+      status: (n) => this.status(n),
+      downNames: () => this.order.filter((d) => d.effective.status === 'down').map((d) => d.o.name),
+    });
+    this.healers.push(healer);
+    return healer;
   }
 
   checkNow(name: string): Promise<CheckResult> {
@@ -217,6 +234,7 @@ export class Health implements HealthRegistry {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const h of this.healers.splice(0)) h.dispose();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     for (const s of this.subscriptions ?? []) s.dispose();

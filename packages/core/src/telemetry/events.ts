@@ -116,6 +116,21 @@ export type BulwarkEvent =
   | (Base & { type: 'lifecycle.hook-failed'; hook: string; error: unknown })
   /** Shutdown finished: everything is closed; the process exits once its event loop is empty. */
   | (Base & { type: 'lifecycle.stopped'; report: ShutdownReport })
+  /** A healing action of a dependency started (`policy: 'health'`); `attempt` within the outage. */
+  | (Base & { type: 'healing.started'; dependency: string; attempt: number })
+  /** The action worked: a fresh check said up, and no other dependency went down meanwhile. */
+  | (Base & { type: 'healing.succeeded'; dependency: string; attempt: number; durationMs: number })
+  /** The action (or `onRecovered`, attempt 0) did not help: why, and whether its undo ran. */
+  | (Base & {
+      type: 'healing.failed';
+      dependency: string;
+      attempt: number;
+      reason: 'action-failed' | 'verify-failed' | 'verify-timeout' | 'worse' | 'recovered-failed';
+      undone: 'no' | 'yes' | 'failed';
+      error: unknown;
+    })
+  /** Every attempt of this outage failed; healing waits for the next outage. */
+  | (Base & { type: 'healing.gave-up'; dependency: string; attempts: number })
   /** One start-up item finished (`policy: 'lifecycle'`): started, failed after `attempts`, or skipped. */
   | (Base & {
       type: 'startup.item';

@@ -199,6 +199,18 @@ export {
   type PropagationTarget,
 } from './propagation/headers.js';
 export { type PropagatingAgentOptions, propagatingAgent, withPropagation } from './propagation/http.js';
+export { runBatch } from './recovery/batch.js';
+export type { BatchFn, BatchOptions, CheckpointOptions, RunBatchOptions } from './recovery/batch-options.js';
+export {
+  type BatchHttpResponse,
+  type BatchReportJson,
+  type BatchResponseOptions,
+  batchReportJson,
+  batchResponse,
+  type RenderTextOptions,
+  renderBatchText,
+} from './recovery/batch-render.js';
+export type { BatchFailure, BatchReport, RollbackReport } from './recovery/batch-report.js';
 // -- recovery: levels, batches, sagas and compensations --
 export {
   type CompensationFn,

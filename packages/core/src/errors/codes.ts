@@ -171,6 +171,13 @@ export const ERROR_CODES = {
     suggestion:
       "The dead-letter queue holds its maxSize entries, so this failure was not queued. Replay, purge or archive settled entries (e.g. purge({ status: 'recovered' }), archive({ status: 'failed' })), or raise recovery.deadLetters.maxSize.",
   },
+  BATCH_FAILED: {
+    status: 502,
+    title: 'Batch incomplete',
+    category: 'transient',
+    suggestion:
+      'Core items of the batch failed; `failed` lists each with its own code and suggestion. Fix those, then run the batch again with resume to process only what is not done.',
+  },
   INTERNAL_ERROR: {
     status: 500,
     title: 'Internal Server Error',

@@ -10,6 +10,9 @@ import { resolveLifecycleOptions } from '../health/lifecycle-options.js';
 import { Health, type HealthRegistry } from '../health/registry.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
 import { productionByDefault } from '../http/options.js';
+import { runBatch } from '../recovery/batch.js';
+import type { BatchFn, BatchOptions } from '../recovery/batch-options.js';
+import type { BatchReport } from '../recovery/batch-report.js';
 import { CompensationManager } from '../recovery/compensations.js';
 import { createDeadLetterQueue, type DeadLetterQueue } from '../recovery/dead-letter.js';
 import type { AddDeadLetterInput } from '../recovery/dead-letter-types.js';
@@ -107,6 +110,21 @@ export interface Bulwark<C extends BulwarkConfig = BulwarkConfig> extends Closea
    * (or on a policy's first dead-lettered failure) and closed by `close()`.
    */
   readonly deadLetters: DeadLetterQueue;
+  /**
+   * Runs `fn` for every item under the named policy, checkpointing progress to `records` (every
+   * 100 items or 1 s, and at the end) under the id `options.id ?? name`; see `runBatch`. Resolves
+   * to the partial-success report (never rejects because an item failed).
+   * @example
+   * const report = await bulwark.batch('tenants-api', tenants, (t, signal) => api.sync(t, signal), {
+   *   key: (t) => t.id, continueOnError: true, resume: process.argv.includes('--resume'),
+   * });
+   */
+  batch<I, R>(
+    name: string,
+    items: Iterable<I>,
+    fn: BatchFn<I, R>,
+    options?: BatchOptions<I, R>,
+  ): Promise<BatchReport>;
   /** Closes every built policy, the HTTP engine, and the stores if Bulwark created them. Idempotent. */
   close(): Promise<void>;
 }
@@ -327,6 +345,23 @@ class Registry implements Bulwark {
       this.dlq = createDeadLetterQueue({ ...options, records: this.records, events: this.events });
     }
     return this.dlq;
+  }
+
+  batch<I, R>(name: string, items: Iterable<I>, fn: BatchFn<I, R>, options: BatchOptions<I, R> = {}) {
+    try {
+      this.assertPolicy(name, 'batch(name)');
+      // The record store is opened only when the batch checkpoints or resumes.
+      const records = options.checkpoint === false && options.resume !== true ? undefined : this.records;
+      return runBatch(items, fn, {
+        ...options,
+        name,
+        policy: this.policy(name),
+        records,
+        events: this.events,
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   async close(): Promise<void> {

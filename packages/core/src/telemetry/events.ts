@@ -80,6 +80,25 @@ export type BulwarkEvent =
     })
   /** `compensations.compensate()` ran an operation's compensations. */
   | (Base & { type: 'compensation.finished'; operationId: string; successful: number; failed: number })
+  /** A batch item failed (`key`: the item's key; `batch`: the checkpoint id). */
+  | (Base & {
+      type: 'batch.item-failed';
+      batch: string;
+      criticality: 'core' | 'optional' | 'stretch';
+      code: string;
+      error: unknown;
+    })
+  /** A batch finished (`policy`: its name): its status and counts. */
+  | (Base & {
+      type: 'batch.finished';
+      batch: string;
+      status: 'complete' | 'partial' | 'rolled-back' | 'aborted';
+      ok: boolean;
+      succeeded: number;
+      failed: number;
+      skipped: number;
+      durationMs: number;
+    })
   /** A named policy's run succeeded (a fallback answer included), after `attempts` calls of the operation. */
   | (Base & { type: 'success'; durationMs: number; attempts: number })
   /** A named policy's run failed with `error`, after `attempts` calls of the operation (0: never called). */

@@ -42,6 +42,22 @@ describe('bulwark.batch', () => {
     await records.close();
   });
 
+  it("a policy's deadLetter keeps each failed item as the entry's payload; the report names the entry", async () => {
+    bw = createBulwark({ policies: { sync: { deadLetter: 'tenants.sync' } }, records: memoryRecords() });
+    const r = await bw.batch(
+      'sync',
+      [{ id: 'acme' }, { id: 'globex' }],
+      async (t) => {
+        if (t.id === 'globex') throw new Error('503 from the tenant API');
+      },
+      { checkpoint: false, continueOnError: true },
+    );
+    const id = r.failures[0]?.deadLetterId;
+    expect(id).toMatch(/^dl-/);
+    const entry = await bw.deadLetters.get(id as string);
+    expect(entry).toMatchObject({ type: 'tenants.sync', payload: { id: 'globex' } });
+  });
+
   it('emits its events on the registry stream', async () => {
     bw = createBulwark({ policies: { p: {} }, records: memoryRecords() });
     const finished = vi.fn();

@@ -129,7 +129,8 @@ export async function runBatch<I, R>(
   const results = new Map<string, R>();
   const run = async (entry: Entry<I>, signal: AbortSignal, key: string): Promise<void> => {
     const result = o.policy
-      ? ((await o.policy.execute((s) => fn(entry.item, s, key), { signal })) as R)
+      ? // The item is the payload a policy with `deadLetter` stores, so the queue's handler can redo it.
+        ((await o.policy.execute((s) => fn(entry.item, s, key), { signal, payload: entry.item })) as R)
       : await fn(entry.item, signal, key);
     results.set(key, result);
   };

@@ -59,6 +59,11 @@ export class EntryBook {
     this.archived = store.records(`${kind}.archive`);
   }
 
+  /** True once every entry's summary is read. */
+  get isLoaded(): boolean {
+    return this.loaded;
+  }
+
   /** Reads every entry's summary once (again after a failed attempt). */
   load(): Promise<void> {
     if (this.loaded) return Promise.resolve();

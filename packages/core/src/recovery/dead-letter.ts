@@ -92,7 +92,7 @@ export class DeadLetterQueue implements Closeable {
       });
       throw error;
     }
-    await this.book.load();
+    if (!this.book.isLoaded) await this.book.load();
     if (this.book.index.size + this.reserved >= this.o.maxSize) {
       const error = new DeadLetterFullError(this.o.maxSize);
       this.totals.refused++;

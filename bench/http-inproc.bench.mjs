@@ -19,10 +19,9 @@
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { BULWARK_CONFIG, PATH, PROTECTED_PATH, REQUEST_HEADERS } from './http/config.mjs';
-import { median, save, table } from './lib.mjs';
+import { median, NullSocket, save, table } from './lib.mjs';
 
 const FRAMEWORKS = ['express', 'koa', 'nestjs'];
 const LABELS = { express: 'Express 5', koa: 'Koa 3', nestjs: 'NestJS 12 (express)' };
@@ -53,31 +52,6 @@ const ROUTES = [
   { route: 'protected', path: PROTECTED_PATH },
 ];
 
-/** A keep-alive client connection whose writes go nowhere; `push` feeds it request bytes. */
-class Sink extends Duplex {
-  remoteAddress = '127.0.0.1';
-  remotePort = 50_000;
-  remoteFamily = 'IPv4';
-  localAddress = '127.0.0.1';
-  localPort = 3000;
-  _read() {}
-  _write(_chunk, _encoding, callback) {
-    callback();
-  }
-  _writev(_chunks, callback) {
-    callback();
-  }
-  setTimeout() {
-    return this;
-  }
-  setNoDelay() {
-    return this;
-  }
-  setKeepAlive() {
-    return this;
-  }
-}
-
 /** Builds one variant's server around a fresh app; `run(n)` serves n requests to `path` one after another. */
 async function variant(framework, name, path) {
   const REQUEST = requestTo(path);
@@ -89,7 +63,7 @@ async function variant(framework, name, path) {
     listener = app.nest.getHttpAdapter().getInstance();
   }
   const server = createServer({ keepAliveTimeout: 0 }, listener);
-  const socket = new Sink();
+  const socket = new NullSocket();
   server.emit('connection', socket);
   let left = 0;
   let done;

@@ -1,6 +1,7 @@
 // Shared helpers for the benchmarks: timing loops, medians, a table and a JSON file.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const here = dirname(fileURLToPath(import.meta.url));
@@ -63,4 +64,32 @@ export function heapUsed() {
   globalThis.gc?.();
   globalThis.gc?.();
   return process.memoryUsage().heapUsed;
+}
+
+/**
+ * A keep-alive client connection whose writes go nowhere; `push(bytes)` feeds it a request. Emit it
+ * as a server's 'connection' to run real request parsing and responses in-process, with no network.
+ */
+export class NullSocket extends Duplex {
+  remoteAddress = '127.0.0.1';
+  remotePort = 50_000;
+  remoteFamily = 'IPv4';
+  localAddress = '127.0.0.1';
+  localPort = 3000;
+  _read() {}
+  _write(_chunk, _encoding, callback) {
+    callback();
+  }
+  _writev(_chunks, callback) {
+    callback();
+  }
+  setTimeout() {
+    return this;
+  }
+  setNoDelay() {
+    return this;
+  }
+  setKeepAlive() {
+    return this;
+  }
 }

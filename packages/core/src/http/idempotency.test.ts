@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryRecords, type Records } from '../stores/records.js';
+import { durableRecords } from '../stores/sqlite-records.js';
 import { createHttpEngine } from './engine.js';
 import type {
   IdempotencyDecision,
@@ -178,6 +182,30 @@ describe('IdempotencyGuard', () => {
     expect(answered(await g.begin(req())).json).toEqual({ from: 'fresh' });
     vi.advanceTimersByTime(24 * 3_600_000 + 1);
     ran(await g.begin(req()));
+  });
+
+  it('replays from the embedded durable store after a restart (the store reopened from its file)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-idem-'));
+    try {
+      const path = join(dir, 'records.db');
+      const before = durableRecords({ path });
+      const first = guard({}, before.records<IdempotencyRecord>('http.idempotency')).g;
+      await ran(await first.begin(req())).complete(response(201, { id: 9 }, { location: '/orders/9' }));
+      await before.close();
+      const after = durableRecords({ path });
+      try {
+        const again = guard({}, after.records<IdempotencyRecord>('http.idempotency')).g;
+        const replay = answered(await again.begin(req()));
+        expect(replay.status).toBe(201);
+        expect(replay.json).toEqual({ id: 9 });
+        expect(replay.headers.location).toBe('/orders/9');
+        expect(answered(await again.begin(req({ body: { other: true } }))).status).toBe(422);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('reports a store failure on completion to onError, and rejects begin when the store fails', async () => {

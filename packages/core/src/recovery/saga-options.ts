@@ -83,6 +83,8 @@ export interface ResolvedCompensationsOptions extends ResolvedUndoOptions {
 /** Default undo retry: a few quick attempts (an undo usually fails for a transient reason). */
 const UNDO_RETRY: RetryOptions = { maxAttempts: 3, initialDelay: 100, maxDelay: 5000, budget: false };
 const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
+/** The dead-letter type of a saga's failed undos, unless `deadLetterType` says otherwise. */
+export const SAGA_DEAD_LETTER_TYPE = 'saga.compensation';
 
 const deadLetterSink: Check = withMethods(
   'a dead-letter queue (an object with add(entry))',
@@ -139,7 +141,7 @@ export function resolveSagaOptions(name: string, input: SagaOptions = {}): Resol
   checkSagaOptions(input, 'saga', issues);
   throwIfIssues(issues);
   return Object.freeze({
-    ...resolveUndo(input, `saga:${name}`, 'saga.compensation'),
+    ...resolveUndo(input, `saga:${name}`, SAGA_DEAD_LETTER_TYPE),
     records: input.records,
     retentionMs:
       input.retention === undefined ? DEFAULT_RETENTION_MS : (parseDuration(input.retention) as number),

@@ -57,4 +57,77 @@ describe('bulwark.saga and bulwark.compensations', () => {
     await bulwark.close();
     expect(() => bulwark.saga('s', [{ name: 'a', do: () => 1 }])).toThrow(/closed/);
   });
+
+  it('replaying a saga dead letter runs the failed undo again and finishes the compensation', async () => {
+    const bulwark = createBulwark({ records: memoryRecords() });
+    let up = false;
+    let calls = 0;
+    const saga = bulwark.saga(
+      'refund',
+      [
+        {
+          name: 'charge',
+          do: () => 'ch-1',
+          undo: () => {
+            calls++;
+            if (!up) throw new Error('PSP down');
+          },
+        },
+        {
+          name: 'ship',
+          do: () => {
+            throw new Error('no stock');
+          },
+        },
+      ],
+      { retry: false },
+    );
+    const first = await saga.run(undefined, { id: 'r-1' });
+    const id = first.failed[0]?.deadLetterId as string;
+    expect(first.status).toBe('failed');
+    expect(await bulwark.deadLetters.replay(id)).toMatchObject({ failed: [id] });
+    up = true;
+    expect(await bulwark.deadLetters.replay(id)).toMatchObject({ recovered: [id] });
+    expect(calls).toBe(3);
+    expect(await saga.run(undefined, { id: 'r-1' })).toMatchObject({
+      status: 'compensated',
+      compensated: ['charge'],
+    });
+    await bulwark.close();
+  });
+
+  it('refuses to replay an undo a crash interrupted, and lets the app handle the type itself', async () => {
+    const records = memoryRecords();
+    await records.records<SagaLog>(SAGA_LOG_KIND).put('r-2', {
+      name: 'refund',
+      status: 'compensating',
+      failedStep: 1,
+      startedAt: 0,
+      runs: 1,
+      steps: [
+        { name: 'charge', state: 'completed', undo: 'started' },
+        { name: 'ship', state: 'failed' },
+      ],
+    });
+    const bulwark = createBulwark({ records });
+    let calls = 0;
+    const steps = [
+      { name: 'charge', do: () => 'x', undo: () => void calls++ },
+      { name: 'ship', do: () => 'y' },
+    ];
+    const r = await bulwark.saga('refund', steps, { retry: false }).resume('r-2');
+    const id = r.failed[0]?.deadLetterId as string;
+    expect(r.failed[0]).toMatchObject({ status: 'unknown' });
+    expect(await bulwark.deadLetters.replay(id)).toMatchObject({ failed: [id] });
+    expect(await bulwark.deadLetters.get(id)).toMatchObject({ status: 'failed' });
+    expect(calls).toBe(0);
+    await bulwark.close();
+
+    const own = createBulwark({ records: memoryRecords() });
+    const mine = own.deadLetters.handle('saga.compensation', () => {});
+    // The app's handler was there first: defining a saga keeps it instead of throwing.
+    expect(() => own.saga('refund', steps)).not.toThrow();
+    mine.dispose();
+    await own.close();
+  });
 });

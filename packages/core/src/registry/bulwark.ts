@@ -17,7 +17,8 @@ import { CompensationManager } from '../recovery/compensations.js';
 import { createDeadLetterQueue, type DeadLetterQueue } from '../recovery/dead-letter.js';
 import type { AddDeadLetterInput } from '../recovery/dead-letter-types.js';
 import { Saga, type SagaStep } from '../recovery/saga.js';
-import type { SagaOptions } from '../recovery/saga-options.js';
+import { SagaDefinitions } from '../recovery/saga-dead-letters.js';
+import { SAGA_DEAD_LETTER_TYPE, type SagaOptions } from '../recovery/saga-options.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { RecordStore, RecordValue } from '../stores/records.js';
 import { durableRecords } from '../stores/sqlite-records.js';
@@ -150,6 +151,8 @@ class Registry implements Bulwark {
   private dlq: DeadLetterQueue | undefined;
   /** `bulwark.deadLetters` for sagas and compensations, created on their first dead letter. */
   private readonly deadLetterSink = { add: (e: AddDeadLetterInput) => this.deadLetters.add(e) };
+  private readonly sagaDefinitions = new SagaDefinitions();
+  private sagaHandler = false;
   private closed = false;
 
   constructor(private readonly loaded: LoadedConfig) {
@@ -301,7 +304,25 @@ class Registry implements Bulwark {
   ): Saga<I> {
     if (this.closed) throw this.closedError();
     const defaults = { events: this.events, deadLetters: this.deadLetterSink };
-    return new Saga(name, steps, { ...defaults, ...options }, { records: () => this.records });
+    const saga = new Saga(name, steps, { ...defaults, ...options }, { records: () => this.records });
+    this.sagaDefinitions.add(saga as Saga<never>);
+    this.handleSagaDeadLetters();
+    return saga;
+  }
+
+  /**
+   * Replaying a `saga.compensation` dead letter runs its failed undo again (recovery/
+   * saga-dead-letters.ts). Registered once both a saga and the queue exist, so defining a saga
+   * opens no store; a handler the app registered first for that type wins.
+   */
+  private handleSagaDeadLetters(): void {
+    if (this.sagaHandler || !this.dlq || this.sagaDefinitions.size === 0) return;
+    this.sagaHandler = true;
+    try {
+      this.dlq.handle(SAGA_DEAD_LETTER_TYPE, this.sagaDefinitions.handle);
+    } catch {
+      // The app handles the type itself.
+    }
   }
 
   get compensations(): CompensationManager {
@@ -343,6 +364,7 @@ class Registry implements Bulwark {
       if (this.closed) throw this.closedError();
       const options = this.loaded.merged.recovery?.deadLetters;
       this.dlq = createDeadLetterQueue({ ...options, records: this.records, events: this.events });
+      this.handleSagaDeadLetters();
     }
     return this.dlq;
   }

@@ -130,4 +130,42 @@ describe('bulwark.saga and bulwark.compensations', () => {
     mine.dispose();
     await own.close();
   });
+
+  it('takes defaults from config recovery.sagas and recovery.compensations (code, env), validated at start-up', async () => {
+    const bulwark = createBulwark(
+      { records: memoryRecords(), recovery: { sagas: { retry: false }, compensations: { retry: false } } },
+      { env: { BULWARK_RECOVERY__COMPENSATIONS__MAX_OPERATIONS: '1' }, file: false },
+    );
+    let calls = 0;
+    const r = await bulwark
+      .saga('s', [
+        {
+          name: 'a',
+          do: () => 1,
+          undo: () => {
+            calls++;
+            throw new Error('no');
+          },
+        },
+        {
+          name: 'b',
+          do: () => {
+            throw new Error('b');
+          },
+        },
+      ])
+      .run(undefined);
+    expect(r.failed[0]?.attempts).toBe(1);
+    expect(calls).toBe(1);
+    bulwark.compensations.register('op-1', () => {});
+    expect(() => bulwark.compensations.register('op-2', () => {})).toThrow(
+      /1 operations already hold compensations/,
+    );
+    await bulwark.close();
+    expect(() =>
+      createBulwark({ recovery: { sagas: { retention: '1 week' as never }, compensation: {} } as never }),
+    ).toThrow(
+      /recovery\.sagas\.retention: expected a duration[\s\S]*recovery\.compensation: .*did you mean 'compensations'/,
+    );
+  });
 });

@@ -303,7 +303,11 @@ class Registry implements Bulwark {
     options: SagaOptions = {},
   ): Saga<I> {
     if (this.closed) throw this.closedError();
-    const defaults = { events: this.events, deadLetters: this.deadLetterSink };
+    const defaults = {
+      events: this.events,
+      deadLetters: this.deadLetterSink,
+      ...this.loaded.merged.recovery?.sagas,
+    };
     const saga = new Saga(name, steps, { ...defaults, ...options }, { records: () => this.records });
     this.sagaDefinitions.add(saga as Saga<never>);
     this.handleSagaDeadLetters();
@@ -331,6 +335,7 @@ class Registry implements Bulwark {
       this.compensationManager = new CompensationManager({
         events: this.events,
         deadLetters: this.deadLetterSink,
+        ...this.loaded.merged.recovery?.compensations,
       });
     }
     return this.compensationManager;

@@ -13,6 +13,7 @@ import type { RateLimitOptions } from '../policies/rate-limit.js';
 import type { RetryOptions } from '../policies/retry.js';
 import type { DeadLetterOptions } from '../recovery/dead-letter-options.js';
 import type { DeadLetterPolicyConfig } from '../recovery/dead-letter-policy.js';
+import type { CompensationsOptions, SagaOptions } from '../recovery/saga-options.js';
 import type { RecordStore } from '../stores/records.js';
 import type { Store } from '../stores/store.js';
 import type { EventStream } from '../telemetry/events.js';
@@ -109,6 +110,13 @@ export interface BulwarkConfig {
 export interface RecoveryConfig {
   /** Options of `bulwark.deadLetters` (stored on `bulwark.records`). */
   deadLetters?: DeadLetterOptions;
+  /** Defaults of every `bulwark.saga()` (its own options win): undo retry, log retention, dead-letter type. */
+  sagas?: Pick<SagaOptions, 'retry' | 'retention' | 'deadLetterType'>;
+  /** Options of `bulwark.compensations`: undo retry, bounds, dead-letter type. */
+  compensations?: Pick<
+    CompensationsOptions,
+    'retry' | 'maxOperations' | 'maxPerOperation' | 'deadLetterType'
+  >;
 }
 
 /** The parts of a policy in composition order, outermost first. */

@@ -12,6 +12,7 @@ import { checkHttpOptions } from '../http/options.js';
 import { checkCircuitBreakerOptions } from '../policies/breaker/options.js';
 import { checkRateLimitOptions } from '../policies/rate-limit.js';
 import { checkDeadLetterOptions } from '../recovery/dead-letter-options.js';
+import { checkCompensationsOptions, checkSagaOptions } from '../recovery/saga-options.js';
 import { type Issues, shape } from '../util/checks.js';
 
 /** The contract every section check follows. */
@@ -34,6 +35,9 @@ export const checkLifecycleSection: SectionCheck = checkLifecycleOptions;
 
 /** The `recovery` section: each building block's own check (`deadLetters`: recovery/dead-letter-options.ts). */
 export const checkRecoverySection: SectionCheck = shape(
-  { deadLetters: checkDeadLetterOptions },
-  { expected: 'recovery options (deadLetters)' },
+  { deadLetters: checkDeadLetterOptions, sagas: checkSagaOptions, compensations: checkCompensationsOptions },
+  {
+    expected: 'recovery options (deadLetters, sagas, compensations)',
+    aliases: { saga: 'sagas', compensation: 'compensations' },
+  },
 );

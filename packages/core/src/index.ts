@@ -107,6 +107,11 @@ export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './err
 export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details.js';
 // -- health: lifecycle (graceful shutdown) --
 export type { CutRequest } from './health/drain.js';
+export {
+  type FailDependencyOptions,
+  type FailedDependency,
+  failDependency,
+} from './health/fail-dependency.js';
 // -- health: dependencies, readiness, features, degraded mode --
 export type {
   DegradedReport,
@@ -164,6 +169,7 @@ export {
   type BulkheadStats,
   bulkhead,
 } from './policies/bulkhead.js';
+export { type ChaosOptions, type ChaosPolicy, type ChaosStats, chaos } from './policies/chaos.js';
 export {
   type CircuitBreakerPolicy,
   type CircuitSnapshot,
@@ -279,6 +285,7 @@ export type { SagaResult, SagaStatus } from './recovery/saga-log.js';
 export type { CompensationsOptions, SagaOptions, UndoOptions } from './recovery/saga-options.js';
 // -- registry: named policies from config --
 export { type BreakerControl, type Bulwark, createBulwark } from './registry/bulwark.js';
+export type { ChaosControl } from './registry/chaos-control.js';
 export type {
   BulwarkConfig,
   FallbackConfig,

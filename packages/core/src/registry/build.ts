@@ -1,11 +1,13 @@
 /**
  * Builds one named policy from its validated config, in the standard order (outermost first):
- * deadLetter → fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout → bulkhead.
+ * deadLetter → fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout →
+ * bulkhead → chaos (held by the named policy around the operation itself, so it can be set at run time).
  */
 
 import { getContext } from '../context/context.js';
 import { pipeline } from '../pipeline.js';
 import { bulkhead } from '../policies/bulkhead.js';
+import { type ChaosPolicy, chaos } from '../policies/chaos.js';
 import { type CircuitBreakerPolicy, circuitBreaker } from '../policies/circuit-breaker.js';
 import { type FallbackConfig, fallback } from '../policies/fallback.js';
 import { type RateLimitOptions, rateLimit } from '../policies/rate-limit.js';
@@ -30,8 +32,8 @@ export interface BuildContext {
 
 /** A built policy and the parts the registry needs to reach. */
 export interface BuiltPolicy {
-  /** The composed pipeline, named after the policy. */
-  policy: Policy;
+  /** The composed pipeline, named after the policy (its `chaos` slot is `bulwark.chaos`'s to set). */
+  policy: NamedPolicy;
   /** Control of the circuit breaker inside it, if any (default key: the policy name). */
   breaker?: BreakerControl;
   /** Every part, outermost first, for `close()`. */
@@ -66,6 +68,7 @@ export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContex
     parts.push(timeout({ timeout: config.attemptTimeout, kind: 'attempt', ...common }));
   if (config.bulkhead) parts.push(bulkhead({ ...config.bulkhead, ...common }));
   const policy = new NamedPolicy(name, pipeline(...parts) as Policy, ctx.events);
+  if (config.chaos) policy.chaos = chaos({ ...config.chaos, ...common });
   return breaker ? { policy, breaker: keyedBy(name, breaker), parts } : { policy, parts };
 }
 
@@ -74,7 +77,10 @@ export function buildPolicy(name: string, config: PolicyConfig, ctx: BuildContex
  * the caller gives no key (so `run(name)` and `fetch(name)` share one breaker), and reporting
  * `success` / `failure` with the duration and the attempts made, when someone listens.
  */
-class NamedPolicy implements Policy {
+export class NamedPolicy implements Policy {
+  /** Fault injection around the operation itself (innermost), if any: config `chaos` or `bulwark.chaos.set`. */
+  chaos: ChaosPolicy | undefined = undefined;
+
   constructor(
     readonly name: string,
     /** Typed as a plain policy: what a fallback inside answers with is tracked by `Bulwark<C>`'s types. */
@@ -84,7 +90,11 @@ class NamedPolicy implements Policy {
 
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     const o: ExecuteOptions = options?.key === undefined ? { ...options, key: this.name } : options;
-    return this.events.active ? this.observed(fn, o) : this.inner.execute(fn, o);
+    const c = this.chaos;
+    // Innermost: each attempt of the operation meets the faults, with the signal its layers handed it.
+    const f: Operation<T> =
+      c === undefined ? fn : (signal, attempt) => c.execute(fn, { key: o.key, signal, attempt });
+    return this.events.active ? this.observed(f, o) : this.inner.execute(f, o);
   }
 
   private async observed<T>(fn: Operation<T>, options: ExecuteOptions): Promise<T> {

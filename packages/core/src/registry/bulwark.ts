@@ -27,6 +27,7 @@ import { EventStream } from '../telemetry/events.js';
 import type { Closeable, ExecuteOptions, Operation, Policy } from '../types.js';
 import { render } from '../util/checks.js';
 import { type BreakerControl, type BuiltPolicy, buildPolicy } from './build.js';
+import { type ChaosControl, chaosControl } from './chaos-control.js';
 import type { BulwarkConfig, FallbackValue, PolicyConfig } from './config.js';
 import { firstDifference } from './equal.js';
 import { deepMerge } from './merge.js';
@@ -126,6 +127,8 @@ export interface Bulwark<C extends BulwarkConfig = BulwarkConfig> extends Closea
     fn: BatchFn<I, R>,
     options?: BatchOptions<I, R>,
   ): Promise<BatchReport>;
+  /** Fault injection on named policies, switched at run time (refused in production unless allowed); see registry/chaos-control.ts. */
+  readonly chaos: ChaosControl;
   /** Closes every built policy, the HTTP engine, and the stores if Bulwark created them. Idempotent. */
   close(): Promise<void>;
 }
@@ -153,6 +156,7 @@ class Registry implements Bulwark {
   private readonly deadLetterSink = { add: (e: AddDeadLetterInput) => this.deadLetters.add(e) };
   private readonly sagaDefinitions = new SagaDefinitions();
   private sagaHandler = false;
+  private chaosSwitches: ChaosControl | undefined;
   private closed = false;
 
   constructor(private readonly loaded: LoadedConfig) {
@@ -389,6 +393,15 @@ class Registry implements Bulwark {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  get chaos(): ChaosControl {
+    this.chaosSwitches ??= chaosControl({
+      named: (name) => this.entry(name).policy,
+      builtNames: () => [...this.built.keys()],
+      events: this.events,
+    });
+    return this.chaosSwitches;
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import type { HealthConfig } from '../health/options.js';
 import type { HttpEngineOptions } from '../http/types.js';
 import type { CircuitBreakerOptions } from '../policies/breaker/options.js';
 import type { BulkheadOptions } from '../policies/bulkhead.js';
+import type { ChaosOptions } from '../policies/chaos.js';
 import type { FallbackConfig } from '../policies/fallback.js';
 import type { RateLimitOptions } from '../policies/rate-limit.js';
 import type { RetryOptions } from '../policies/retry.js';
@@ -28,7 +29,7 @@ type Section<T> = Omit<T, 'name' | 'events'>;
  * One named pipeline. Every part is optional; `false` leaves a part out (handy to switch one off
  * from an env var). Parts compose, outermost first, as
  * deadLetter → fallback → rateLimit → timeout (total) → retry → circuitBreaker → attemptTimeout →
- * bulkhead → the call.
+ * bulkhead → chaos → the call.
  */
 export interface PolicyConfig {
   /**
@@ -51,6 +52,12 @@ export interface PolicyConfig {
   attemptTimeout?: Duration | false;
   /** Concurrency limit around the call itself. */
   bulkhead?: Section<BulkheadOptions> | false;
+  /**
+   * Fault injection right around the call (innermost, so the other parts meet its faults as the
+   * dependency's own): latency, errors, aborts by rate and key; switchable with `bulwark.chaos`.
+   * Refused while `NODE_ENV=production` unless `allowInProduction: true`.
+   */
+  chaos?: Section<ChaosOptions> | false;
   /**
    * `fetch(name)` relays the downstream's own problem document (detail, suggestion) to this
    * service's clients. Default false: a downstream is a trust boundary, and its problem reaches
@@ -129,6 +136,7 @@ export const POLICY_PARTS = [
   'circuitBreaker',
   'attemptTimeout',
   'bulkhead',
+  'chaos',
 ] as const satisfies readonly (keyof PolicyConfig)[];
 
 /** The value a fallback config answers with: a function's (awaited) result or a static `value`. */

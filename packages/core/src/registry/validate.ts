@@ -5,6 +5,7 @@
  */
 import { type ConfigIssue, InvalidConfigError } from '../errors/bulwark-error.js';
 import { checkBulkheadOptions } from '../policies/bulkhead.js';
+import { checkChaosOptions } from '../policies/chaos.js';
 import { checkFallbackOptions } from '../policies/fallback.js';
 import { checkRetryOptions } from '../policies/retry.js';
 import { checkTimeoutOptions } from '../policies/timeout.js';
@@ -71,6 +72,7 @@ const policyShape = shape(
     circuitBreaker: breakerCheck,
     attemptTimeout: falseOr(checkTimeoutOptions),
     bulkhead: falseOr(part(checkBulkheadOptions)),
+    chaos: falseOr(part(checkChaosOptions)),
     trustDownstreamProblems: boolean,
   },
   {
@@ -81,7 +83,7 @@ const policyShape = shape(
       rateLimiter: 'rateLimit',
     },
     expected:
-      'policy options (deadLetter, fallback, rateLimit, timeout, retry, circuitBreaker, attemptTimeout, bulkhead, trustDownstreamProblems)',
+      'policy options (deadLetter, fallback, rateLimit, timeout, retry, circuitBreaker, attemptTimeout, bulkhead, chaos, trustDownstreamProblems)',
   },
 );
 

@@ -42,6 +42,8 @@ export type BulwarkEvent =
   | (Base & { type: 'timeout'; timeoutMs: number; kind: 'attempt' | 'total' | 'deadline' })
   | (Base & { type: 'bulkhead.rejected'; reason: 'full' | 'queue-timeout'; running: number; queued: number })
   | (Base & { type: 'rate-limit.rejected'; limit: number; resetMs: number })
+  /** A chaos policy injected a fault: added latency (`delayMs`), an error, or a cut-off call (after `delayMs`). */
+  | (Base & { type: 'chaos.injected'; fault: 'latency' | 'error' | 'abort'; delayMs: number })
   /** The HTTP engine refused a request as overload (`http.overload`): its concurrency limit, or pressure (`pressure` ≥ 1). */
   | (Base & {
       type: 'overload.shed';

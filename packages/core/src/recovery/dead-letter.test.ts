@@ -152,6 +152,26 @@ describe('add', () => {
     expect(all.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
   });
 
+  it('a store that fails refuses the add with its own error and tells the operator', async () => {
+    const records = memoryRecords();
+    const inner = records.records('dead-letters');
+    const down = new Error('disk full');
+    const list = vi.spyOn(inner, 'list').mockRejectedValueOnce(down);
+    const q = queue({}, records);
+    await expect(q.add({ type: 't', error: 'x' })).rejects.toBe(down);
+    vi.spyOn(inner, 'put').mockRejectedValueOnce(down);
+    await expect(q.add({ type: 't', error: 'x' })).rejects.toBe(down);
+    expect(seen.map((e) => [e.type, (e as { reason?: string }).reason])).toEqual([
+      ['dead-letter.refused', 'store'],
+      ['dead-letter.refused', 'store'],
+    ]);
+    // The load is tried again on the next call; nothing half-written stays behind.
+    expect(list).toHaveBeenCalledTimes(2);
+    expect((await q.stats()).currentSize).toBe(0);
+    await q.add({ type: 't', error: 'x' });
+    expect((await q.stats()).currentSize).toBe(1);
+  });
+
   it('refuses input it cannot store, naming the field and the fix', async () => {
     const q = queue({ maxPayloadBytes: 100 });
     const circular: Record<string, unknown> = {};

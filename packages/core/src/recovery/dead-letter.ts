@@ -92,7 +92,14 @@ export class DeadLetterQueue implements Closeable {
       });
       throw error;
     }
-    if (!this.book.isLoaded) await this.book.load();
+    if (!this.book.isLoaded) {
+      try {
+        await this.book.load();
+      } catch (error) {
+        this.emit({ type: 'dead-letter.refused', deadLetterType: input.type, reason: 'store', error });
+        throw error;
+      }
+    }
     if (this.book.index.size + this.reserved >= this.o.maxSize) {
       const error = new DeadLetterFullError(this.o.maxSize);
       this.totals.refused++;

@@ -186,6 +186,7 @@ export function describeRecordStore(name: string, home: RecordsHome): void {
       await expect(r.put('', 1)).rejects.toThrow(/non-empty string/);
       await expect(r.get(7 as unknown as string)).rejects.toThrow(/non-empty string/);
       await expect(r.put('x'.repeat(1025), 1)).rejects.toThrow(/at most 1024/);
+      await expect(r.put('a\uD800b', 1)).rejects.toThrow(/lone surrogate/);
       for (const ttlMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '5s' as unknown as number])
         await expect(r.put('x', 1, { ttlMs }), String(ttlMs)).rejects.toThrow(/ttlMs/);
       await expect(r.list({ limit: -1 })).rejects.toThrow(/limit/);

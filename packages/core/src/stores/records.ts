@@ -89,8 +89,18 @@ export function checkKind(kind: unknown): asserts kind is string {
     );
 }
 
-/** Throws unless `id` is a non-empty string of at most {@link MAX_ID_LENGTH} characters. */
+/** A lone surrogate: not Unicode, so UTF-8 (SQLite, Redis) would store U+FFFD instead. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Throws unless `id` is a non-empty string of at most {@link MAX_ID_LENGTH} characters of
+ * well-formed Unicode (a lone surrogate could not come back unchanged from a UTF-8 store).
+ */
 export function checkId(id: unknown, name = 'id'): asserts id is string {
+  if (typeof id === 'string' && LONE_SURROGATE.test(id))
+    throw new TypeError(
+      `Expected \`${name}\` to be well-formed Unicode; got a string with a lone surrogate. Hash such keys (e.g. sha256) before using them as ids.`,
+    );
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH)
     throw new TypeError(
       `Expected \`${name}\` to be a non-empty string of at most ${MAX_ID_LENGTH} characters; got ${

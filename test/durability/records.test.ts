@@ -7,13 +7,13 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { durableRecords } from '@bulwark/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exited, integrity } from './process.js';
 
 const writer = fileURLToPath(new URL('./records-writer.mjs', import.meta.url));
 const defaultPath = fileURLToPath(new URL('./default-path.mjs', import.meta.url));
@@ -47,23 +47,6 @@ function startWriter(args: string[]): {
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   return { child, acked, ready, stderr: () => err };
-}
-
-const exited = (child: Child) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-
-/** Opens the file with node:sqlite directly and runs SQLite's own integrity check. */
-function integrity(path: string): string {
-  const { DatabaseSync } = createRequire(import.meta.url)('node:sqlite') as typeof import('node:sqlite');
-  const db = new DatabaseSync(path);
-  try {
-    const row = db.prepare('PRAGMA integrity_check').get() as { integrity_check: string };
-    return row.integrity_check;
-  } finally {
-    db.close();
-  }
 }
 
 describe('durableRecords under SIGKILL', () => {

@@ -10,7 +10,6 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -23,6 +22,7 @@ import {
   EventStream,
 } from '@bulwark/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exited, integrity } from '../durability/process.js';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const dist = here('../../packages/core/dist/index.js');
@@ -51,21 +51,6 @@ function start(
   });
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   return { child, lines, stderr: () => err, onLine: (fn) => (listener = fn) };
-}
-
-const exited = (child: Child) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-
-function integrity(path: string): string {
-  const { DatabaseSync } = createRequire(import.meta.url)('node:sqlite') as typeof import('node:sqlite');
-  const db = new DatabaseSync(path);
-  try {
-    return (db.prepare('PRAGMA integrity_check').get() as { integrity_check: string }).integrity_check;
-  } finally {
-    db.close();
-  }
 }
 
 /** Opens the queue on `path` as a restarted process would, and reads every entry. */

@@ -324,7 +324,7 @@ export class HttpEngine implements HttpEngineLike, Closeable {
    * Adapters call its `begin(req)` per request and capture the response of a request it lets run.
    */
   idempotencyGuard(options?: IdempotencyOptions): IdempotencyGuard {
-    const host = { toResponse: this.toResponse.bind(this), reporter: this.reporter };
+    const host = { toResponse: this.toResponse.bind(this), reporter: this.reporter, events: this.o.events };
     return new IdempotencyGuard(this.o.idempotency, options, { ...host, records: this.o.idempotencyRecords });
   }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryRecords, type Records } from '../stores/records.js';
 import { durableRecords } from '../stores/sqlite-records.js';
+import { EventStream } from '../telemetry/events.js';
 import { createHttpEngine } from './engine.js';
 import type {
   IdempotencyDecision,
@@ -20,8 +21,9 @@ const KEY = '"8e03978e-40d5-43e8-bc93-6894a57f9324"';
 
 function guard(options: IdempotencyOptions = {}, records = memoryRecords().records<IdempotencyRecord>('t')) {
   const onError = vi.fn();
-  const engine = createHttpEngine({ production: true, onError, idempotencyRecords: () => records });
-  return { g: engine.idempotencyGuard(options), records, onError };
+  const events = new EventStream();
+  const engine = createHttpEngine({ production: true, onError, events, idempotencyRecords: () => records });
+  return { g: engine.idempotencyGuard(options), records, onError, events };
 }
 
 function req(over: Partial<IdempotentRequest> & { key?: string } = {}): IdempotentRequest {
@@ -206,6 +208,20 @@ describe('IdempotencyGuard', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reports each outcome as an idempotency event, without the key', async () => {
+    const { g, events } = guard();
+    const seen: string[] = [];
+    events.on('idempotency', (e) => {
+      expect(JSON.stringify(e)).not.toContain('8e03978e');
+      seen.push(e.code === undefined ? e.outcome : `${e.outcome}:${e.code}`);
+    });
+    await ran(await g.begin(req())).complete(response(201, {}));
+    await g.begin(req());
+    await g.begin(req({ body: {} }));
+    await ran(await g.begin(req({ key: 'other' }))).complete(response(500, {}));
+    expect(seen).toEqual(['stored', 'replayed', 'refused:IDEMPOTENCY_KEY_REUSED', 'released']);
   });
 
   it('reports a store failure on completion to onError, and rejects begin when the store fails', async () => {

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { getContext } from '../context/context.js';
 import { BulwarkError } from '../errors/bulwark-error.js';
 import type { Records } from '../stores/records.js';
+import type { EventStream } from '../telemetry/events.js';
 import {
   arrayOf,
   boolean,
@@ -210,9 +211,12 @@ export interface IdempotencyHost {
   reporter: Reporter;
   /** The default records (`bulwark.records`), when the engine has them. */
   records: (() => Records<IdempotencyRecord>) | undefined;
+  /** Where outcomes are reported (`idempotency` events). */
+  events: EventStream;
 }
 
 const PASS: IdempotencyDecision = { action: 'pass' };
+const POLICY = 'http.idempotency';
 
 /**
  * Decides idempotent requests for one route (or app-wide); made once at start-up by
@@ -313,6 +317,7 @@ export class IdempotencyGuard {
     const body = Buffer.from(r.b, 'base64');
     headers['content-length'] = String(body.length);
     headers[this.o.replayedHeader] = 'true';
+    this.emit('replayed');
     return { action: 'answer', answer: { status: r.status ?? 200, headers, body } };
   }
 
@@ -331,6 +336,7 @@ export class IdempotencyGuard {
         // A 5xx is not an answer to keep: the client may retry, and the retry runs again.
         if (res.status >= 500) {
           await store.delete(id);
+          this.emit('released');
           return;
         }
         const h: string[] = [];
@@ -342,6 +348,7 @@ export class IdempotencyGuard {
         if (res.body !== undefined && res.size <= o.maxBodyBytes) done.b = res.body.toString('base64');
         else done.big = res.size;
         await store.put(id, done, { ttlMs: o.ttlMs });
+        this.emit('stored');
       } catch (e) {
         const correlationId = getContext()?.correlationId ?? '';
         const { method, path } = req;
@@ -358,6 +365,12 @@ export class IdempotencyGuard {
     return { action: 'run', maxBodyBytes: o.maxBodyBytes, complete };
   }
 
+  private emit(outcome: 'replayed' | 'refused' | 'stored' | 'released', code?: string): void {
+    const correlationId = getContext()?.correlationId;
+    const base = correlationId === undefined ? { policy: POLICY } : { policy: POLICY, correlationId };
+    this.host.events.emit({ ...base, type: 'idempotency', outcome, ...(code === undefined ? {} : { code }) });
+  }
+
   private refuse(
     code:
       | 'IDEMPOTENCY_KEY_MISSING'
@@ -370,6 +383,7 @@ export class IdempotencyGuard {
     retryAfterMs?: number,
   ): IdempotencyDecision {
     const err = new BulwarkError(code, retryAfterMs === undefined ? { message } : { message, retryAfterMs });
+    this.emit('refused', code);
     const out = this.host.toResponse(err, req);
     const body = out.body === undefined ? undefined : Buffer.from(JSON.stringify(out.body));
     return { action: 'answer', answer: { status: out.status, headers: out.headers, body } };

@@ -54,6 +54,11 @@ export type BulwarkEvent =
       pressure: number;
     })
   | (Base & { type: 'fallback.used'; reason: string; error: unknown })
+  /**
+   * An idempotency key's outcome (`policy` is `http.idempotency`): a stored answer `replayed`, a
+   * request `refused` (with its `code`), an answer `stored`, or a 5xx's claim `released`.
+   */
+  | (Base & { type: 'idempotency'; outcome: 'replayed' | 'refused' | 'stored' | 'released'; code?: string })
   /** A saga started (`resumed`: its log existed, so it picks up where it stopped). */
   | (Base & { type: 'saga.started'; sagaId: string; resumed: boolean })
   /** Every step of a saga completed. */

@@ -14,7 +14,10 @@ import { root } from './run-ts.js';
 const exec = promisify(execFile);
 
 /** How each example starts (its `npm start` without the build) and the ports its README shows. */
-export const EXAMPLES: Record<string, { entry: string; ports: Record<string, number>; warmUp?: string }> = {
+export const EXAMPLES: Record<
+  string,
+  { entry: string; ports: Record<string, number>; warmUp?: string; cli?: boolean }
+> = {
   'express-basic': { entry: 'server.mjs', ports: { PORT: 3000 } },
   'koa-basic': { entry: 'server.mjs', ports: { PORT: 3000 } },
   'nestjs-basic': { entry: 'dist/server.js', ports: { PORT: 3000 } },
@@ -22,6 +25,8 @@ export const EXAMPLES: Record<string, { entry: string; ports: Record<string, num
     entry: 'start.mjs',
     ports: { GATEWAY_PORT: 3000, ORDERS_PORT: 3001, PAYMENTS_PORT: 3002 },
   },
+  // A command-line tool: nothing is started; the block's commands run it (its state is in `.data/`).
+  recovery: { entry: 'sync.mjs', ports: {}, cli: true },
 };
 
 /** The example a Markdown file belongs to (`examples/<name>/README.md`), if any. */
@@ -57,7 +62,8 @@ const accepts = (port: number) =>
 export interface RunningExample {
   ports: Map<number, number>;
   output: string[];
-  child: ChildProcess;
+  /** The example's process (absent for a command-line example). */
+  child?: ChildProcess;
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -65,6 +71,7 @@ export interface RunningExample {
 export async function startExample(name: string, env: Record<string, string> = {}): Promise<RunningExample> {
   const spec = EXAMPLES[name];
   if (!spec) throw new Error(`unknown example ${name}`);
+  if (spec.cli) return cliExample();
   const keys = Object.keys(spec.ports);
   const real = await freePorts(keys.length);
   const portEnv = Object.fromEntries(keys.map((k, i) => [k, String(real[i])]));
@@ -107,6 +114,11 @@ export async function startExample(name: string, env: Record<string, string> = {
       return { code, signal };
     },
   };
+}
+
+/** A command-line example: no process of its own, commands run it. */
+function cliExample(): RunningExample {
+  return { ports: new Map(), output: [], stop: async () => ({ code: 0, signal: null }) };
 }
 
 /** One `$ command` of a console block and the lines shown after it. */

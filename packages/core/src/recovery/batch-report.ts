@@ -136,6 +136,21 @@ export function describeError(
     if (error.command !== undefined) out.command = error.command;
     return out;
   }
+  // An error that only carries a known code (a saga's error rebuilt from its log after a restart).
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  if (!isBulwarkError(error) && typeof code === 'string' && isKnownCode(code)) {
+    const info = codeInfo(code);
+    const out: ReturnType<typeof describeError> = {
+      code,
+      status: info.status,
+      title: info.title,
+      category: info.category,
+      suggestion: info.suggestion,
+    };
+    const command = (error as { command?: unknown }).command ?? info.command;
+    if (typeof command === 'string') out.command = command;
+    return out;
+  }
   const p = toProblem(error, { production: false });
   return {
     code: p.code,

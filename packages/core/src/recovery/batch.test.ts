@@ -85,6 +85,24 @@ describe('runBatch', () => {
     ]);
   });
 
+  it('an error that only carries a known code (rebuilt from a log) is reported with that code', async () => {
+    const rebuilt = Object.assign(new Error("Tenant 'acme' already exists"), {
+      code: 'BATCH_TEST_TENANT_EXISTS',
+    });
+    const native = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+    const r = await runBatch(
+      ['a', 'b'],
+      async (t) => {
+        throw t === 'a' ? rebuilt : native;
+      },
+      { checkpoint: false, continueOnError: true },
+    );
+    expect(r.failures.map((f) => [f.code, f.status, f.command])).toEqual([
+      ['BATCH_TEST_TENANT_EXISTS', 409, 'tenant update --tenant-id <id>'],
+      ['INTERNAL_ERROR', 500, undefined],
+    ]);
+  });
+
   it('continueOnError finishes the batch and reports every failure', async () => {
     store = memoryRecords();
     const a = api({ globex: () => new Error('socket hang up'), hooli: () => 'a thrown string' });

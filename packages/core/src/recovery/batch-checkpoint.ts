@@ -71,6 +71,7 @@ export class Checkpoint {
   private chain: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private inFlight: Promise<void> | undefined;
   /** Writes made (head and segments), for the report. */
   writes = 0;
 
@@ -147,12 +148,22 @@ export class Checkpoint {
     this.writes++;
   }
 
-  /** Notes a finished key; resolves once written when this key completes a group of `every`. */
+  /** Notes a finished key; every `every` keys a write starts (a promise is returned to wait on while the previous one is still running). */
   add(key: string, result: unknown): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure.error);
     this.pending.push(key);
     if (this.keepResults) this.pendingResults[key] = jsonable(result);
-    if (this.pending.length >= this.every) return this.flush();
+    if (this.pending.length >= this.every) {
+      // The write overlaps the next items' work; the batch waits only when the previous write is
+      // still in flight (at most two outstanding), so a slow fsync slows the batch, never piles up.
+      const previous = this.inFlight;
+      const write = this.flush();
+      write.catch(() => {
+        // Kept in this.failure; the next add() or finish() rethrows it.
+      });
+      this.inFlight = write;
+      return previous;
+    }
     if (this.timer === undefined) {
       this.timer = setTimeout(() => {
         this.timer = undefined;

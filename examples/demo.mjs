@@ -2,8 +2,14 @@
  * `npm run demo`: starts the Express example in this process on a free port, listens to Bulwark's
  * event stream, and drives the app over real HTTP with a short script. Prints a timeline:
  * correlation IDs, retries, the breaker opening, failing fast, probing and closing, fallbacks,
- * shed requests (bulkhead, rate limit) and spent deadlines. Ends by itself in about 10 s.
+ * shed requests (bulkhead, rate limit) and spent deadlines; then a recovery chapter: the
+ * tenant-sync CLI of examples/recovery killed mid-run and resumed. Ends by itself in about 12 s.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { start } from './express-basic/app.mjs';
 
 // biome-ignore lint/suspicious/noUndeclaredEnvVars: NO_COLOR is read at run time, not by a turbo task
@@ -215,6 +221,26 @@ try {
 } finally {
   for (const s of subscriptions) s.dispose();
   await app.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Recovery: examples/recovery's tenant-sync CLI, killed mid-run (SIGKILL) and resumed, on a
+// durable file in a temporary folder.
+heading('8. Recovery: a checkpointed tenant sync is SIGKILLed mid-run, then resumed');
+const data = mkdtempSync(join(tmpdir(), 'bulwark-demo-recovery-'));
+try {
+  const cli = fileURLToPath(new URL('./recovery/sync.mjs', import.meta.url));
+  for (const args of [['--crash-after', '3'], ['--resume']]) {
+    log(c.bold(`$ node examples/recovery/sync.mjs --continue-on-error ${args.join(' ')}`));
+    const run = spawnSync(process.execPath, [cli, '--continue-on-error', '--data', data, ...args], {
+      encoding: 'utf8',
+    });
+    for (const line of run.stdout.trimEnd().split('\n'))
+      if (!line.startsWith('Dead letter:')) log(`   ${line}`);
+    log(c.dim(`   (exit ${run.status ?? run.signal})`));
+  }
+} finally {
+  rmSync(data, { recursive: true, force: true });
 }
 
 const statuses = [...counts.byStatus.entries()]

@@ -37,6 +37,10 @@ it('npm run demo starts with the demo (no telemetry notice) and exits 0 by itsel
     const firstScreen = stdout.split('\n').slice(0, 24);
     expect(firstScreen.some((l) => /^\+\d+\.\d{3}s/.test(l))).toBe(true);
     expect(stdout).toMatch(/breaker/i);
+    // The recovery chapter: the tenant sync is killed, resumed, and its create replayed, not duplicated.
+    expect(stdout).toContain('then SIGKILL before the sync recorded it');
+    expect(stdout).toContain('the create was replayed, not duplicated');
+    expect(stdout).toContain('Error: Failed to create tenant');
   } finally {
     await rm(home, { recursive: true, force: true });
   }

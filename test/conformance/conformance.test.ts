@@ -6,7 +6,7 @@ import { request as httpRequest, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { type AddressInfo, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERROR_CODES, memoryStore } from '@bulwark/core';
+import { type Bulwark, ERROR_CODES, memoryStore } from '@bulwark/core';
 import type { InboundRequest } from '@bulwark/core/adapter';
 import supertest from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -81,7 +81,7 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
   async function start(cfg: Record<string, unknown> = config()) {
     const app = await factory(cfg);
     running.push(app);
-    return { app, http: supertest(app.server), probe: app.probe };
+    return { app, http: supertest(app.server), probe: app.probe, core: app.core };
   }
 
   describe('1. correlation ID', () => {
@@ -409,8 +409,8 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
     expect(body.detail).toBe('Rate limit of 2 per minute exceeded for this client IP.');
     expect(limited.text).not.toContain('127.0.0.1');
     expect(limited.headers.ratelimit).toBe(`"default";r=0;t=${limited.headers['retry-after']}`);
-    // Probes are never limited (nor shed): /health is unknown here, so it answers 404, not 429.
-    for (const path of ['/health', '/livez', '/readyz']) expect((await http.get(path)).status).toBe(404);
+    // Probes are never limited (nor shed): the engine answers them itself, 200, never 429.
+    for (const path of ['/health', '/livez', '/readyz']) expect((await http.get(path)).status).toBe(200);
     expect(probe.handlerRuns).toBe(2);
   });
 
@@ -422,8 +422,8 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
     const body = problem(refused, 503, 'OVERLOADED');
     expect(body.suggestion).toBe(ERROR_CODES.OVERLOADED.suggestion);
     expect(refused.headers['retry-after']).toMatch(/^[1-9]\d*$/);
-    // Probes pass (unknown here: 404, not 503).
-    for (const path of ['/health', '/livez', '/readyz']) expect((await http.get(path)).status).toBe(404);
+    // Probes pass: the engine answers them itself (200, not 503).
+    for (const path of ['/health', '/livez', '/readyz']) expect((await http.get(path)).status).toBe(200);
     expect(probe.handlerRuns).toBe(1);
     expect((await first).status).toBe(200);
     expect((await http.get('/ok')).status).toBe(200);
@@ -459,6 +459,76 @@ describe.each(factories)('conformance: $name', ({ factory }) => {
     problem(await http.get('/slow?ms=1').set('bulwark-criticality', 'critical'), 503, 'OVERLOADED');
     expect((await http.get('/ok')).status).toBe(200);
     expect((await first).status).toBe(200);
+  });
+
+  describe('19. health endpoints', () => {
+    const TOKEN = 'conformance-token-0123456789abcdef';
+    /** A core and an optional dependency; `state` switches their checks. */
+    async function withHealth(core: Bulwark) {
+      const state = { db: true, cache: true };
+      core.health.register('db', {
+        check: async () => {
+          if (!state.db) throw new Error('connect ECONNREFUSED postgres://app:hunter2@db');
+        },
+      });
+      core.health.register('cache', {
+        criticality: 'optional',
+        check: async () => {
+          if (!state.cache) throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+        },
+      });
+      core.features.define('recommendations', { dependsOn: ['cache'] });
+      const refresh = () => Promise.all([core.health.checkNow('db'), core.health.checkNow('cache')]);
+      await refresh();
+      return { state, refresh };
+    }
+
+    it('answers /livez, /readyz and /health as JSON without reaching a handler', async () => {
+      const { http, probe, core } = await start(config({ health: { token: TOKEN } }));
+      const { state, refresh } = await withHealth(core);
+      const live = await http.get('/livez');
+      expect(live.status).toBe(200);
+      expect(live.headers['content-type']).toMatch(/^application\/json/);
+      expect(live.headers['cache-control']).toBe('no-store');
+      expect(live.headers['x-request-id']).toMatch(ID);
+      expect(JSON.parse(live.text)).toEqual({ status: 'alive' });
+      expect((await http.head('/livez')).status).toBe(200);
+      expect(JSON.parse((await http.get('/readyz')).text)).toEqual({ status: 'ready' });
+      expect(JSON.parse((await http.get('/health')).text)).toEqual({ status: 'up' });
+
+      state.db = false;
+      await refresh();
+      expect((await http.get('/livez')).status).toBe(200);
+      const notReady = await http.get('/readyz');
+      expect(notReady.status).toBe(503);
+      expect(JSON.parse(notReady.text)).toEqual({ status: 'not-ready' });
+      const down = await http.get('/health');
+      expect(down.status).toBe(503);
+      expect(JSON.parse(down.text)).toEqual({ status: 'down' });
+      const detailed = await http.get('/health').set('authorization', `Bearer ${TOKEN}`);
+      expect(detailed.status).toBe(503);
+      const report = JSON.parse(detailed.text) as { dependencies: Record<string, unknown>[] };
+      expect(report.dependencies[0]).toMatchObject({ name: 'db', status: 'down', code: 'DEPENDENCY_DOWN' });
+      expect(detailed.text).not.toContain('hunter2');
+      expect(probe.handlerRuns).toBe(0);
+    });
+
+    it('marks answers degraded while an optional dependency is down', async () => {
+      const { http, core } = await start();
+      const { state, refresh } = await withHealth(core);
+      expect((await http.get('/ok')).headers['bulwark-degraded']).toBeUndefined();
+      state.cache = false;
+      await refresh();
+      const res = await http.get('/ok');
+      expect(res.status).toBe(200);
+      expect(res.headers['bulwark-degraded']).toBe('feature:recommendations');
+      expect(JSON.parse((await http.get('/health')).text)).toEqual({ status: 'degraded' });
+    });
+
+    it('leaves the paths to the app when http.health is false', async () => {
+      const { http } = await start(config({ health: false }));
+      expect((await http.get('/livez')).status).toBe(404);
+    });
   });
 
   it('14. an unknown route answers 404 as problem+json', async () => {

@@ -6,6 +6,7 @@
  * @bulwark/core), so cases never share rate-limit or breaker state.
  */
 import type { Server } from 'node:http';
+import type { Bulwark } from '@bulwark/core';
 
 /** Observations the app's handlers record, read by the cases. */
 export interface Probe {
@@ -29,6 +30,8 @@ export interface ConformanceApp {
   server: Server;
   /** Shared observations. */
   probe: Probe;
+  /** The app's Bulwark core (the cases register health dependencies on it). */
+  core: Bulwark;
   /** Stops the server and closes Bulwark. */
   close(): Promise<void>;
 }

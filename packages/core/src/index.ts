@@ -105,6 +105,16 @@ export {
 } from './errors/http-status-error.js';
 export { DEFAULT_PROBLEM_TYPE_BASE, type ProblemOptions, toProblem } from './errors/problem.js';
 export type { ProblemDetails, ProblemErrorEntry } from './errors/problem-details.js';
+// -- health: dependencies, readiness, features, degraded mode --
+export {
+  type HttpCheckOptions,
+  httpCheck,
+  type PostgresLike,
+  postgresCheck,
+  type RedisLike,
+  redisCheck,
+  tcpCheck,
+} from './health/checks.js';
 // -- health: lifecycle (graceful shutdown) --
 export type { CutRequest } from './health/drain.js';
 export {
@@ -131,6 +141,7 @@ export type {
 } from './health/lifecycle.js';
 export type { LifecycleOptions, ShutdownSignal } from './health/lifecycle-options.js';
 export type { HealthConfig } from './health/options.js';
+export type { HttpHealthOptions } from './health/probes.js';
 export type { HealthRegistry } from './health/registry.js';
 export type { StartupItem, StartupOptions, StartupReport } from './health/startup.js';
 export type {

@@ -28,3 +28,4 @@ export {
   SkipRateLimit,
 } from './bulwark.rate-limit.js';
 export { currentSignal } from './bulwark.signal.js';
+export { BulwarkHealthIndicator, type BulwarkIndicatorResult } from './bulwark.terminus.js';

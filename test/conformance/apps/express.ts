@@ -116,6 +116,7 @@ export function expressApp(framework: typeof express): AppFactory {
     return {
       server,
       probe,
+      core: bw.core,
       async close() {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

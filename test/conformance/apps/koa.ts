@@ -103,6 +103,7 @@ export function koaApp(Framework: typeof Koa): AppFactory {
     return {
       server,
       probe,
+      core,
       async close() {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

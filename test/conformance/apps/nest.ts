@@ -4,8 +4,8 @@
  */
 import 'reflect-metadata';
 import type { Server, ServerResponse } from 'node:http';
-import { BulkheadFullError, type BulwarkConfig, getContext } from '@bulwark/core';
-import { BulwarkModule, currentSignal, Idempotent, Timeout, UsePolicy } from '@bulwark/nestjs';
+import { BulkheadFullError, type Bulwark, type BulwarkConfig, getContext } from '@bulwark/core';
+import { BULWARK, BulwarkModule, currentSignal, Idempotent, Timeout, UsePolicy } from '@bulwark/nestjs';
 import {
   Body,
   type CanActivate,
@@ -151,6 +151,7 @@ export async function nestConformanceApp(
   return {
     server,
     probe,
+    core: app.get<Bulwark>(BULWARK),
     async close() {
       server.closeAllConnections();
       await app.close(); // closes the server and, through BulwarkModule's shutdown hook, Bulwark

@@ -29,8 +29,10 @@ export interface RequestContext {
   criticality: Criticality;
   /** Who is calling (the client IP by default in the HTTP engine, or `http.caller(req)`), for per-caller fairness; read lazily. */
   readonly caller?: string;
-  /** Reasons the answer was degraded (fallback used, ...). Empty when not degraded. */
+  /** Reasons the answer was degraded (fallback used, `feature:<name>` off, ...). Empty when not degraded. */
   degraded: string[];
+  /** Features that are off while the service is degraded (see `bulwark.features`); empty or absent otherwise. */
+  readonly featuresOff?: readonly string[];
   /** Aborted when the request ends early (client disconnect, deadline). */
   signal?: AbortSignal;
   /** Called by {@link markDegraded} so an adapter can set the degraded header while it still can. */

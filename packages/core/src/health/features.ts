@@ -5,6 +5,7 @@
  * something changes (a toggle, a health status), so `isEnabled()` and the per-request degraded
  * marking read one cached value.
  */
+import { degradedValue } from '../http/inbound.js';
 import type { EventStream } from '../telemetry/events.js';
 import { closest } from '../util/checks.js';
 import { NAME_RE } from './options.js';
@@ -56,6 +57,8 @@ export interface DegradedMarks {
   readonly reasons: readonly string[];
   /** The features that are off. */
   readonly featuresOff: readonly string[];
+  /** The degraded header's value for `reasons`. */
+  readonly header: string;
 }
 
 /** `bulwark.features`: toggles that turn off with their dependencies, switchable at run time. */
@@ -242,7 +245,11 @@ export class Features implements FeatureToggles {
       this.current.reasons.every((r, i) => r === reasons[i]);
     if (!active) this.current = undefined;
     else if (!same)
-      this.current = Object.freeze({ reasons: Object.freeze(reasons), featuresOff: Object.freeze(off) });
+      this.current = Object.freeze({
+        reasons: Object.freeze(reasons),
+        featuresOff: Object.freeze(off),
+        header: degradedValue(reasons),
+      });
     if (active !== this.active) {
       this.active = active;
       if (events.active)

@@ -203,10 +203,12 @@ describe('lifecycle.shutdown()', () => {
     expect(a.rejection?.status).toBe(503);
     expect(a.rejection?.headers).toMatchObject({ Connection: 'close', 'Retry-After': '1' });
     expect(a.rejection?.body).toMatchObject({ code: 'DRAINING', title: 'Shutting down' });
-    // Probes are never refused for draining: /livez stays 200 (answered by the engine's probe, or
-    // passed on to the app when probes are off).
-    const live = await engine.admit({ method: 'GET', path: '/livez', headers: {} });
-    expect(live.rejection?.status ?? 200).toBe(200);
+    // Probes still answer: /livez stays 200 and /readyz says why it is not ready.
+    expect((await engine.admit({ method: 'GET', path: '/livez', headers: {} })).rejection).toMatchObject({
+      status: 200,
+      body: { status: 'alive' },
+    });
+    expect((await engine.admit({ method: 'GET', path: '/readyz', headers: {} })).rejection?.status).toBe(503);
   });
 
   it('turns readiness false at once, before the delay', async () => {

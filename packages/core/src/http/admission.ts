@@ -16,6 +16,8 @@ import type { Admission, InboundRequest, OutboundResponse } from './types.js';
 export class HttpRequestContext implements RequestContext {
   /** Reasons the answer was degraded. */
   readonly degraded: string[] = [];
+  /** Features that are off while the service is degraded (`bulwark.features`); empty otherwise. */
+  featuresOff: readonly string[] = NONE;
   // True private fields: not enumerable, so JSON.stringify(context) neither loops back through
   // the admission nor drags the request (and its headers) along.
   #trace: TraceContext | undefined;
@@ -77,6 +79,8 @@ export class HttpRequestContext implements RequestContext {
   }
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /** Per-engine constants every admission of that engine shares (one object, not three fields each). */
 export interface AdmissionShared {
   /** The engine's event stream. */
@@ -124,6 +128,13 @@ export class HttpAdmission implements Admission {
   ) {
     this.headers = headers;
     this.context = new HttpRequestContext(correlationId, deadline, criticality, this);
+  }
+
+  /** The service is degraded: the answer says so (`reasons`, header value `header`), the context lists the features off. */
+  markDegraded(reasons: readonly string[], featuresOff: readonly string[], header: string): void {
+    this.context.degraded.push(...reasons);
+    this.context.featuresOff = featuresOff;
+    this.headers.push(this.shared.degradedHeader, header);
   }
 
   /** Key of keyed policies for this request (route key by default), computed once. */

@@ -326,10 +326,15 @@ describe('admit: rate limit', () => {
     const e = createHttpEngine({ rateLimit: { limit: 1 }, bulkhead: { maxConcurrent: 1, maxQueue: 0 } });
     const held = await e.admit(req({}, { path: '/work' }));
     expect(held.rejection).toBeUndefined();
+    // The probes are the engine's own answers (200), never refused; with `health: false` they pass
+    // to the app, still exempt.
     for (const path of ['/livez', '/readyz', '/health', '/health'])
-      expect((await e.admit(req({}, { path }))).rejection).toBeUndefined();
+      expect((await e.admit(req({}, { path }))).rejection?.status).toBe(200);
+    const passing = createHttpEngine({ rateLimit: { limit: 1 }, health: false });
+    for (const path of ['/livez', '/readyz', '/health', '/health'])
+      expect((await passing.admit(req({}, { path }))).rejection).toBeUndefined();
     expect((await e.admit(req({}, { path: '/work' }))).rejection?.status).toBe(429);
-    const own = createHttpEngine({ rateLimit: { limit: 1 }, exempt: ['/ping'] });
+    const own = createHttpEngine({ rateLimit: { limit: 1 }, exempt: ['/ping'], health: false });
     await own.admit(req({}, { path: '/ping' }));
     await own.admit(req({}, { path: '/health' }));
     expect((await own.admit(req({}, { path: '/health' }))).rejection?.status).toBe(429);

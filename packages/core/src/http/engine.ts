@@ -7,6 +7,7 @@ import { correlationFromHeaders } from '../context/correlation.js';
 import { formatTraceparent } from '../context/trace.js';
 import { BulwarkError, DeadlineExceededError, isBulwarkError } from '../errors/bulwark-error.js';
 import { HTTP_ERROR_CODE, toProblem } from '../errors/problem.js';
+import { probeResponse } from '../health/probes.js';
 import type { RateLimitDecision } from '../policies/rate-limit.js';
 import { timeout } from '../policies/timeout.js';
 import type { Closeable, ExecuteOptions, Policy } from '../types.js';
@@ -109,6 +110,16 @@ export class HttpEngine implements HttpEngineLike, Closeable {
       headers.push('traceresponse', formatTraceparent(t.traceId, t.spanId, t.flags));
     }
 
+    // Probes first: before deadlines, limits and shedding (an orchestrator must always get an answer).
+    const probe =
+      o.probes === undefined ? undefined : probeResponse(req, o.probes, o.healthLink, o.production);
+    if (probe !== undefined) {
+      a.rejection = probe;
+      return a;
+    }
+    // While the service is degraded, every answer says so, and the context says which features are off.
+    const marks = o.healthLink?.features?.marks;
+    if (marks !== undefined) a.markDegraded(marks.reasons, marks.featuresOff, marks.header);
     if (spent) {
       const err = new DeadlineExceededError({
         message: `The request arrived with its deadline already spent (${o.deadlineHeader}: ${budget}).`,

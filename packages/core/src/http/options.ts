@@ -16,11 +16,18 @@ import {
 } from '../context/headers.js';
 import { DEFAULT_PROBLEM_TYPE_BASE } from '../errors/problem.js';
 import { isAbsoluteUri } from '../errors/problem-details.js';
+import {
+  checkHttpHealthOptions,
+  type HealthLink,
+  type ResolvedProbes,
+  resolveProbes,
+} from '../health/probes.js';
 import { type BulkheadPolicy, bulkhead, checkBulkheadOptions } from '../policies/bulkhead.js';
 import type { Records } from '../stores/records.js';
 import { defaultEvents, EventStream } from '../telemetry/events.js';
 import type { Policy } from '../types.js';
 import {
+  anything,
   arrayOf,
   boolean,
   type Check,
@@ -90,6 +97,10 @@ export interface ResolvedHttpOptions {
   overload: HttpOverload | undefined;
   /** Paths (exact) that skip the rate limit and the bulkhead. */
   exempt: ReadonlySet<string>;
+  /** The probe endpoints (`http.health`), undefined when turned off. */
+  probes: ResolvedProbes | undefined;
+  /** Where the probes and the degraded marking read from (wired by createBulwark). */
+  healthLink: HealthLink | undefined;
   production: boolean;
   problemTypeBase: string;
   degradedHeader: string;
@@ -139,6 +150,7 @@ const httpShape = shape(
     rateLimit: falseOr(checkHttpRateLimitOptions),
     bulkhead: falseOr(keyedBulkhead),
     overload: falseOr(checkOverloadOptions),
+    health: checkHttpHealthOptions,
     exempt: arrayOf((v, p, out) => {
       if (typeof v !== 'string' || !v.startsWith('/')) out.add(p, 'a path starting with /', v);
     }, 'a list of paths'),
@@ -161,6 +173,7 @@ const httpShape = shape(
       events: 'remove it; set `events` at the top level of the config',
       drainGate: 'remove it; createBulwark wires it to bulwark.lifecycle',
       idempotencyRecords: 'remove it; createBulwark wires it to bulwark.records',
+      healthLink: 'remove it; createBulwark wires it to bulwark.health',
     },
   },
 );
@@ -176,6 +189,7 @@ const wiring = shape({
   idempotencyRecords: func,
   events: eventsCheck,
   drainGate: drainGateCheck,
+  healthLink: anything,
 });
 
 /** Records every problem of the `http` section at `path` (the registry's check for it). */
@@ -197,10 +211,15 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
       idempotencyRecords,
       events: ev,
       drainGate,
+      healthLink,
       ...section
     } = input as Record<string, unknown>;
     checkHttpOptions(section, 'http', issues);
-    wiring({ resolvePolicy, definePolicy, idempotencyRecords, events: ev, drainGate }, 'http', issues);
+    wiring(
+      { resolvePolicy, definePolicy, idempotencyRecords, events: ev, drainGate, healthLink },
+      'http',
+      issues,
+    );
   } else checkHttpOptions(input ?? {}, 'http', issues);
   throwIfIssues(issues);
   const o = (input ?? {}) as HttpEngineOptions & Record<string, unknown>;
@@ -239,6 +258,8 @@ export function resolveHttpOptions(input: HttpEngineOptions | undefined): Resolv
     bulkheadKey: bh === undefined || bh === false ? undefined : bh.key,
     overload: makeOverload(o.overload, events),
     exempt: new Set((o.exempt as string[] | undefined) ?? DEFAULT_EXEMPT_PATHS),
+    probes: resolveProbes(o.health),
+    healthLink: o.healthLink,
     // Safe by default: only an explicit development (or test) environment shows messages and stacks.
     production: o.production ?? productionByDefault(),
     problemTypeBase: o.problemTypeBase ?? DEFAULT_PROBLEM_TYPE_BASE,

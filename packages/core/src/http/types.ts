@@ -7,6 +7,7 @@ import type { Criticality, RequestContext } from '../context/context.js';
 import type { IncomingHeaders } from '../context/headers.js';
 import type { ProblemDetails } from '../errors/problem-details.js';
 import type { DrainGate } from '../health/lifecycle.js';
+import type { HealthLink, HttpHealthOptions } from '../health/probes.js';
 import type { BulkheadOptions } from '../policies/bulkhead.js';
 import type { PolicyConfig } from '../registry/config.js';
 import type { Records } from '../stores/records.js';
@@ -69,8 +70,8 @@ export interface OutboundResponse {
   status: number;
   /** Headers to set (Content-Type included when there is a body). */
   headers: Record<string, string>;
-  /** JSON body to serialize; undefined for no body. HEAD requests get none (the engine omits it). */
-  body?: ProblemDetails;
+  /** JSON body to serialize: a problem, or a probe's JSON (`/livez`, `/readyz`, `/health`); undefined for no body. HEAD requests get none (the engine omits it). */
+  body?: ProblemDetails | { readonly [key: string]: unknown };
 }
 
 /** What the engine decided about an incoming request. */
@@ -186,6 +187,12 @@ export interface HttpEngineOptions {
   overload?: false | OverloadOptions;
   /** Paths (exact) exempt from the rate limit, the bulkhead and overload protection: health and readiness probes. Default `['/livez', '/readyz', '/health']`. */
   exempt?: string[];
+  /**
+   * The probe endpoints, answered by the engine before any limit: `live` (default `/livez`), `ready`
+   * (`/readyz`), `report` (`/health`), each a path or `false`; `token` unlocks the detailed report
+   * (`Authorization: Bearer`). `false` turns all three off. See docs/health.md.
+   */
+  health?: false | HttpHealthOptions;
   /** Hide messages and stacks of unknown errors. Default: true unless `NODE_ENV` is `development` or `test` (unset means production). */
   production?: boolean;
   /** Prefix of problem `type` URIs. Default `tag:bulwark,2026:problems/` (an absolute URI). */
@@ -233,4 +240,6 @@ export interface HttpEngineOptions {
   events?: EventStream;
   /** The shutdown switch (wired by `createBulwark` to `bulwark.lifecycle`): while `refusing`, requests get 503 `DRAINING`. */
   drainGate?: DrainGate;
+  /** Where the probes and the degraded marking read from (wired by `createBulwark` to `bulwark.health`). */
+  healthLink?: HealthLink;
 }

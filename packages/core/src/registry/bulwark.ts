@@ -7,6 +7,7 @@ import { BulwarkError, CancelledError, InvalidConfigError } from '../errors/bulw
 import { type DegradedReport, Features, type FeatureToggles } from '../health/features.js';
 import { type DrainGate, Lifecycle } from '../health/lifecycle.js';
 import { resolveLifecycleOptions } from '../health/lifecycle-options.js';
+import type { HealthLink } from '../health/probes.js';
 import { Health, type HealthRegistry } from '../health/registry.js';
 import { createHttpEngine, type HttpEngine } from '../http/engine.js';
 import { productionByDefault } from '../http/options.js';
@@ -146,8 +147,8 @@ class Registry implements Bulwark {
   /** The default record store, once opened by `records`. */
   private ownRecords: RecordStore | undefined;
   private compensationManager: CompensationManager | undefined;
-  private healthRegistry: Health | undefined;
-  private featureToggles: Features | undefined;
+  /** `bulwark.health` and `bulwark.features` once created: what the engine's probes and degraded marking read. */
+  private readonly healthLink: HealthLink = { health: undefined, features: undefined };
   private life: Lifecycle | undefined;
   /** Read by the HTTP engine's admit(), switched by the lifecycle. */
   private readonly drainGate: DrainGate = { refusing: false };
@@ -250,20 +251,24 @@ class Registry implements Bulwark {
   }
 
   get health(): Health {
-    if (!this.healthRegistry) {
+    const link = this.healthLink;
+    if (!link.health) {
       if (this.closed) throw this.closedError();
-      this.healthRegistry = new Health(this.loaded.merged.health, {
+      const health = new Health(this.loaded.merged.health, {
         events: this.events,
         policies: () => this.names(),
         breakerState: (name) => (this.declared.has(name) ? this.entry(name).breaker?.state() : undefined),
       });
+      // Created together: the degraded mode follows every dependency, features defined or not.
+      link.features = new Features(health, this.events);
+      link.health = health;
     }
-    return this.healthRegistry;
+    return link.health;
   }
 
   get features(): Features {
-    if (!this.featureToggles) this.featureToggles = new Features(this.health, this.events);
-    return this.featureToggles;
+    void this.health;
+    return this.healthLink.features as Features;
   }
 
   degraded(): DegradedReport {
@@ -286,6 +291,7 @@ class Registry implements Bulwark {
         idempotencyRecords: () => this.records.records('http.idempotency'),
         events: this.events,
         drainGate: this.drainGate,
+        healthLink: this.healthLink,
       });
     }
     return this.engine;
@@ -415,7 +421,7 @@ class Registry implements Bulwark {
     this.built.clear();
     await closeAll(parts);
     await closeAll(this.engine ? [this.engine] : []);
-    await closeAll(this.healthRegistry ? [this.healthRegistry] : []);
+    await closeAll(this.healthLink.health ? [this.healthLink.health] : []);
     if (this.ownsStore) await closeAll([this.store]);
     if (this.ownRecords) await closeAll([this.ownRecords]);
   }

@@ -69,7 +69,7 @@ export interface PolicyConfig {
 /** The serializable part of the HTTP engine's options. */
 export type HttpConfig = Omit<
   HttpEngineOptions,
-  'resolvePolicy' | 'definePolicy' | 'events' | 'drainGate'
+  'resolvePolicy' | 'definePolicy' | 'events' | 'drainGate' | 'healthLink'
 > & {
   /** Header carrying the caller's criticality. Default `bulwark-criticality`. */
   criticalityHeader?: string;

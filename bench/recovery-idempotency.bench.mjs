@@ -1,4 +1,5 @@
-// node bench/recovery-idempotency.bench.mjs (after npm run build) — CPU cost per request of the
+// npm run bench:recovery (all recovery benches; `-- --durable` adds the durable variants), or
+// node bench/recovery-idempotency.bench.mjs after npm run build — CPU cost per request of the
 // idempotency-key middleware on Express 5, in one process with no network (as bench/http-inproc):
 // real request bytes pushed into a socket whose writes go nowhere, so each POST runs Node's parser,
 // Express, express.json(), Bulwark's admission and the middleware, and nothing else.

@@ -21,6 +21,7 @@ export const EXAMPLES: Record<
   'express-basic': { entry: 'server.mjs', ports: { PORT: 3000 } },
   'koa-basic': { entry: 'server.mjs', ports: { PORT: 3000 } },
   'nestjs-basic': { entry: 'dist/server.js', ports: { PORT: 3000 } },
+  health: { entry: 'server.mjs', ports: { PORT: 3000, RECOMMENDATIONS_PORT: 3001 } },
   'multi-service': {
     entry: 'start.mjs',
     ports: { GATEWAY_PORT: 3000, ORDERS_PORT: 3001, PAYMENTS_PORT: 3002 },

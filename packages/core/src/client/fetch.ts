@@ -20,6 +20,7 @@ import {
   resolvePropagation,
   spentError,
 } from '../propagation/headers.js';
+import { attachDeadLetterId, deadLetterIdOf } from '../recovery/dead-letter-errors.js';
 import type { ExecuteOptions, Policy } from '../types.js';
 import { DEFAULT_MAX_ERROR_BODY_BYTES, discardBody, readBounded } from './body.js';
 import { callSignal, tieBody } from './call-signal.js';
@@ -49,6 +50,11 @@ export interface BulwarkFetchInit extends RequestInit {
    * failure is relayed only as its code, status and correlation ID. Set it for services you run.
    */
   trustDownstreamProblems?: boolean;
+  /**
+   * What a policy with `deadLetter` stores when this call still fails (JSON, e.g. the URL and
+   * body), for the queue's handler to send it again. Never sent.
+   */
+  payload?: unknown;
 }
 
 /** Options of a resilient fetch (see {@link createResilientFetch}). */
@@ -182,7 +188,7 @@ async function run(
   init: BulwarkFetchInit | undefined,
 ): Promise<Response> {
   const policy = host.policy(name);
-  const { idempotent: optIn, key, trustDownstreamProblems, ...requestInit } = init ?? {};
+  const { idempotent: optIn, key, trustDownstreamProblems, payload, ...requestInit } = init ?? {};
   const request = input instanceof Request ? input : undefined;
   const method = (requestInit.method ?? request?.method ?? 'GET').toUpperCase();
   const baseHeaders = new Headers(request?.headers);
@@ -200,6 +206,7 @@ async function run(
   }
   const outer = combine(requestInit.signal ?? undefined, ctx?.signal);
   const options: ExecuteOptions = { idempotent, key: key ?? name };
+  if (payload !== undefined) options.payload = payload;
   if (outer) options.signal = outer;
   if (ctx?.deadline !== undefined) options.deadline = ctx.deadline;
   // Lives past the pipeline: the body is read after it returns.
@@ -215,7 +222,11 @@ async function run(
     }, options);
   } catch (error) {
     call?.release?.();
-    throw finalError(error, name, attempts);
+    const final = finalError(error, name, attempts);
+    // The error the caller gets keeps the id of the dead letter its policy made (if any).
+    const deadLetterId = deadLetterIdOf(error);
+    if (deadLetterId !== undefined && final !== error) attachDeadLetterId(final, deadLetterId);
+    throw final;
   }
   // Without a deadline the caller's signal already reaches the body (it is part of every
   // attempt's signal); with one, the timer is disarmed once the body is done.

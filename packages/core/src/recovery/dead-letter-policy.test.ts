@@ -58,6 +58,14 @@ describe("a policy's deadLetter option", () => {
     });
   });
 
+  it('queues a bulwark.fetch that still fails, with the payload given in its init (never sent)', async () => {
+    const b = make({ policies: { hooks: { deadLetter: 'hooks.deliver' } } });
+    const payload = { url: 'http://127.0.0.1:1/hook', body: { event: 'paid' } };
+    const err = await b.fetch('hooks', payload.url, { method: 'POST', payload }).catch((e: unknown) => e);
+    const entry = await b.deadLetters.get(deadLetterIdOf(err) as string);
+    expect(entry).toMatchObject({ type: 'hooks.deliver', payload, context: { policy: 'hooks' } });
+  });
+
   it('queues nothing when the fallback answered, or when the caller cancelled', async () => {
     const b = make({
       policies: { p: { deadLetter: 'x', fallback: { value: 'stale' } }, q: { deadLetter: 'x' } },

@@ -118,7 +118,9 @@ describe('durableRecords across processes', () => {
     expect(acked).toHaveLength(2000);
     expect(await records.count()).toBe(4000);
     await mine.close();
-  });
+    // 4,000 fsynced commits from two processes contending for one write lock: seconds on a quiet
+    // machine, more than the default 20 s on a loaded one.
+  }, 90_000);
 
   it('the default store is .bulwark/bulwark.db under the cwd, created on first use, closed by close()', async () => {
     const cwd = mkdtempSync(join(dir, 'cwd-'));

@@ -14,9 +14,9 @@
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import express from 'express';
 import { createBulwark } from '../packages/core/dist/index.js';
 import { bulwark } from '../packages/express/dist/index.js';
-import express from 'express';
 import { median, save, table } from './lib.mjs';
 
 const option = (name, fallback) => {
@@ -82,7 +82,11 @@ const CASES = [
   { name: 'GET /livez', path: '/livez' },
   { name: 'GET /readyz', path: '/readyz' },
   { name: 'GET /health (status only)', path: '/health' },
-  { name: 'GET /health (token: 20-dependency report)', path: '/health', headers: { authorization: `Bearer ${TOKEN}` } },
+  {
+    name: 'GET /health (token: 20-dependency report)',
+    path: '/health',
+    headers: { authorization: `Bearer ${TOKEN}` },
+  },
 ];
 
 async function endToEnd(port) {
@@ -131,7 +135,9 @@ async function inProcess(core) {
 }
 
 const { core, server, port } = await start();
-console.log(`health bench: ${DEPENDENCIES} dependencies, ${rounds} rounds × ${perRound} requests per path (Node ${process.version})`);
+console.log(
+  `health bench: ${DEPENDENCIES} dependencies, ${rounds} rounds × ${perRound} requests per path (Node ${process.version})`,
+);
 const e2e = await endToEnd(port);
 table('End to end (Express 5 + Bulwark on loopback, sequential keep-alive requests)', e2e);
 const engineRows = await inProcess(core);

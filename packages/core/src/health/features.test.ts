@@ -1,14 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createBulwark } from '../registry/bulwark.js';
 import type { BulwarkEvent } from '../telemetry/events.js';
-
-function switchable() {
-  const state = { ok: true };
-  const check = async () => {
-    if (!state.ok) throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
-  };
-  return { state, check };
-}
+import { switchableCheck as switchable } from './health.test-helper.js';
 
 describe('bulwark.features and bulwark.degraded()', () => {
   beforeEach(() => {

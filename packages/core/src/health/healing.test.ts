@@ -2,16 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createBulwark } from '../registry/bulwark.js';
 import type { BulwarkEvent } from '../telemetry/events.js';
-
-/** A dependency whose health the test (and the healing action) switches. */
-function dependency(initial = true) {
-  const state = { up: initial };
-  const check = async () => {
-    if (!state.up)
-      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
-  };
-  return { state, check };
-}
+import { switchableCheck as dependency } from './health.test-helper.js';
 
 describe('bulwark.health.heal()', () => {
   beforeEach(() => {
@@ -38,10 +29,10 @@ describe('bulwark.health.heal()', () => {
   /** The dependency is found down (its next check fails). */
   async function goDown(
     b: Awaited<ReturnType<typeof setup>>['b'],
-    dep: { state: { up: boolean } },
+    dep: { state: { ok: boolean } },
     name: string,
   ) {
-    dep.state.up = false;
+    dep.state.ok = false;
     await b.health.checkNow(name);
   }
 
@@ -51,7 +42,7 @@ describe('bulwark.health.heal()', () => {
     const healing = b.health.heal('postgres', {
       action: async () => {
         order.push('restart pool');
-        pg.state.up = true;
+        pg.state.ok = true;
       },
       onRecovered: async () => {
         order.push('warm cache');
@@ -136,13 +127,13 @@ describe('bulwark.health.heal()', () => {
   it('undoes an action that made things worse (another dependency went down meanwhile)', async () => {
     const { b, events, pg, redis } = await setup();
     const undo = vi.fn(() => {
-      redis.state.up = true;
+      redis.state.ok = true;
     });
     b.health.heal('postgres', {
       maxAttempts: 1,
       action: async () => {
-        pg.state.up = true;
-        redis.state.up = false; // the restart took Redis' connections with it
+        pg.state.ok = true;
+        redis.state.ok = false; // the restart took Redis' connections with it
         await b.health.checkNow('redis');
       },
       undo,
@@ -214,7 +205,7 @@ describe('bulwark.health.heal()', () => {
     const action = vi.fn();
     b.health.heal('postgres', { action });
     await b.close();
-    pg.state.up = false;
+    pg.state.ok = false;
     await vi.advanceTimersByTimeAsync(60_000);
     expect(action).not.toHaveBeenCalled();
   });

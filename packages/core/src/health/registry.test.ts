@@ -2,20 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isInvalidConfigError } from '../errors/bulwark-error.js';
 import { createBulwark } from '../registry/bulwark.js';
 import type { BulwarkEvent } from '../telemetry/events.js';
-
-/** A check whose outcome the test sets: `ok` true resolves, false rejects with a connection error. */
-function switchable(initial = true) {
-  const state = { ok: initial, calls: 0, signals: [] as AbortSignal[] };
-  const check = vi.fn(async (signal: AbortSignal) => {
-    state.calls++;
-    state.signals.push(signal);
-    if (!state.ok)
-      throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432 password=hunter2'), {
-        code: 'ECONNREFUSED',
-      });
-  });
-  return { state, check };
-}
+import { switchableCheck as switchable } from './health.test-helper.js';
 
 /** A check that never settles and ignores its signal. */
 const hanging = () => new Promise<void>(() => {});

@@ -52,25 +52,13 @@ const table: Map<string, CodeInfo> =
     return m;
   })();
 
-const builtin = new Map<string, CodeInfo>(
-  Object.entries(ERROR_CODES).map(([code, d]) => [
-    code,
-    Object.freeze({
-      code,
-      status: d.status,
-      title: d.title,
-      category: d.category,
-      suggestion: d.suggestion,
-      command: undefined,
-      retryable: RETRYABLE_BUILTIN.has(code),
-      type: undefined,
-      source: 'bulwark' as const,
-    }),
-  ]),
-);
-
-function unknownInfo(code: string): CodeInfo {
-  const d = ERROR_CODES.INTERNAL_ERROR;
+/** The info of `code` described by one of Bulwark's own definitions (`d`). */
+function fromDefinition(
+  code: string,
+  d: (typeof ERROR_CODES)[keyof typeof ERROR_CODES],
+  retryable: boolean,
+  source: CodeInfo['source'],
+): CodeInfo {
   return {
     code,
     status: d.status,
@@ -78,10 +66,22 @@ function unknownInfo(code: string): CodeInfo {
     category: d.category,
     suggestion: d.suggestion,
     command: undefined,
-    retryable: false,
+    retryable,
     type: undefined,
-    source: 'unknown',
+    source,
   };
+}
+
+const builtin = new Map<string, CodeInfo>(
+  Object.entries(ERROR_CODES).map(([code, d]) => [
+    code,
+    Object.freeze(fromDefinition(code, d, RETRYABLE_BUILTIN.has(code), 'bulwark')),
+  ]),
+);
+
+/** An unknown code is answered as an unknown error (500, internal), never retried. */
+function unknownInfo(code: string): CodeInfo {
+  return fromDefinition(code, ERROR_CODES.INTERNAL_ERROR, false, 'unknown');
 }
 
 /** Everything known of `code`: Bulwark's, the app's, or the 500/internal fallback of an unknown code. Never throws. */
